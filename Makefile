@@ -1,0 +1,51 @@
+# sextant's one development entry point. `make` (or `make help`) lists the targets.
+#
+# `make test` is what CI runs (.ci/run): it installs what the tests need, idempotently,
+# then runs every check. Nothing else has to be set up by hand.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help run test lint fmt clippy doc rust-test python-test bench
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
+	cargo run --release -- serve
+
+test: lint rust-test python-test ## Run every check and test (what CI runs)
+
+lint: fmt clippy doc ## Formatting, clippy with -D warnings, rustdoc with -D warnings
+
+fmt: ## Check formatting
+	cargo fmt --all -- --check
+
+clippy: ## Lint every crate and target, warnings as errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+doc: ## Build the API docs, warnings as errors
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+rust-test: ## Rust unit, integration, property and doc tests
+	cargo test --workspace
+
+# The project virtualenv, remade only when the requirements change.
+$(VENV)/.installed: python/requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+	touch $@
+
+python-test: $(VENV)/.installed ## Build and install the Python package as a user would, then pytest
+	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
+		../python/tests --doctest-modules --pyargs sextant
+
+bench: ## Criterion benches (figures go in benches/RESULTS.md)
+	cargo bench -p sextant-benches

@@ -1,0 +1,3 @@
+"""The compiled half of the sextant package (built from `python/src/lib.rs`)."""
+
+__version__: str
