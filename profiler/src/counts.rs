@@ -57,7 +57,7 @@ impl ValueType {
 }
 
 /// Counts of values by observed type, plus missing values, NaN and infinities.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     by_type: [u64; 5],
     missing: u64,

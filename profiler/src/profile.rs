@@ -1,0 +1,426 @@
+//! Dataset profiles: a live, mutable profile per window and immutable, mergeable views.
+//!
+//! A [`DatasetProfile`] is what a writer records into: a schema (feature → kind), one
+//! [`FeatureProfile`] per feature, a row count, the window `[start, end)` it covers and
+//! free tags (model version, dataset). [`DatasetProfile::view`] takes a snapshot as a
+//! [`ProfileView`]: immutable, cheap to clone (shared), mergeable, and serializable in
+//! the versioned file format of [`crate::format`].
+//!
+//! Merging views is associative and commutative, with [`ProfileView::empty`] as its
+//! identity: features are matched by name (a feature on one side only is taken as it
+//! is), counters add, sketches merge, the window becomes the smallest one covering
+//! both, and tags are united (on a conflicting value the smaller string wins, which
+//! keeps the laws).
+
+use crate::feature::{FeatureKind, FeatureProfile, KindMismatch, Value};
+use crate::format::{self, FormatError, PayloadKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// A time window `[start_ms, end_ms)` in unix milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Window {
+    /// Inclusive start.
+    pub start_ms: i64,
+    /// Exclusive end.
+    pub end_ms: i64,
+}
+
+impl Window {
+    /// The window `[start_ms, end_ms)`.
+    pub const fn new(start_ms: i64, end_ms: i64) -> Self {
+        Window { start_ms, end_ms }
+    }
+
+    /// The smallest window covering both.
+    pub fn hull(self, other: Window) -> Window {
+        Window {
+            start_ms: self.start_ms.min(other.start_ms),
+            end_ms: self.end_ms.max(other.end_ms),
+        }
+    }
+
+    /// Whether the two windows share any instant.
+    pub fn overlaps(self, other: Window) -> bool {
+        self.start_ms < other.end_ms && other.start_ms < self.end_ms
+    }
+}
+
+/// The features of a dataset and their kinds, in column order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    features: Vec<(String, FeatureKind)>,
+}
+
+impl Schema {
+    /// An empty schema.
+    pub fn new() -> Self {
+        Schema::default()
+    }
+
+    /// Adds a feature (replacing the kind of one already named so).
+    pub fn with(mut self, name: impl Into<String>, kind: FeatureKind) -> Self {
+        self.push(name, kind);
+        self
+    }
+
+    /// Adds a feature (replacing the kind of one already named so).
+    pub fn push(&mut self, name: impl Into<String>, kind: FeatureKind) {
+        let name = name.into();
+        match self.features.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = kind,
+            None => self.features.push((name, kind)),
+        }
+    }
+
+    /// The features in order.
+    pub fn features(&self) -> impl Iterator<Item = (&str, FeatureKind)> {
+        self.features.iter().map(|(n, k)| (n.as_str(), *k))
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Whether there are no features.
+    pub fn is_empty(&self) -> bool {
+        self.features.is_empty()
+    }
+}
+
+/// The data of a profile: what views share and what the file format stores.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ProfileData {
+    window: Option<Window>,
+    rows: u64,
+    tags: BTreeMap<String, String>,
+    features: Vec<(String, FeatureProfile)>,
+}
+
+impl ProfileData {
+    fn merge(&mut self, other: &ProfileData) -> Result<(), MergeError> {
+        // Check every kind first so a failed merge leaves `self` unchanged.
+        for (name, f) in &other.features {
+            if let Some((_, mine)) = self.features.iter().find(|(n, _)| n == name) {
+                if mine.kind() != f.kind() {
+                    return Err(MergeError {
+                        feature: name.clone(),
+                        source: KindMismatch {
+                            left: mine.kind(),
+                            right: f.kind(),
+                        },
+                    });
+                }
+            }
+        }
+        for (name, f) in &other.features {
+            match self.features.iter_mut().find(|(n, _)| n == name) {
+                Some((_, mine)) => mine.merge(f).map_err(|source| MergeError {
+                    feature: name.clone(),
+                    source,
+                })?,
+                None => self.features.push((name.clone(), f.clone())),
+            }
+        }
+        self.rows += other.rows;
+        self.window = match (self.window, other.window) {
+            (Some(a), Some(b)) => Some(a.hull(b)),
+            (a, b) => a.or(b),
+        };
+        for (k, v) in &other.tags {
+            self.tags
+                .entry(k.clone())
+                .and_modify(|mine| {
+                    if v < mine {
+                        mine.clone_from(v);
+                    }
+                })
+                .or_insert_with(|| v.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Two profiles hold one feature under different kinds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot merge feature `{feature}`: {source}")]
+pub struct MergeError {
+    /// The feature's name.
+    pub feature: String,
+    /// The kinds on each side.
+    pub source: KindMismatch,
+}
+
+/// A live, mutable profile of one window, fed row by row or column by column.
+#[derive(Debug, Clone)]
+pub struct DatasetProfile {
+    data: ProfileData,
+    index: HashMap<String, usize>,
+}
+
+impl DatasetProfile {
+    /// An empty profile of the features in `schema`, covering `window`.
+    ///
+    /// ```
+    /// use sextant::{DatasetProfile, FeatureKind, Schema, Value, Window};
+    /// let schema = Schema::new()
+    ///     .with("alcohol", FeatureKind::Numeric)
+    ///     .with("color", FeatureKind::Categorical);
+    /// let mut p = DatasetProfile::new(&schema, Window::new(0, 60_000));
+    /// p.record_row(&[Value::Float(9.4), Value::Str("red")]);
+    /// p.record_row(&[Value::Float(10.1), Value::Missing]);
+    /// let view = p.view();
+    /// assert_eq!(view.rows(), 2);
+    /// assert_eq!(view.feature("color").unwrap().counts().missing(), 1);
+    /// ```
+    pub fn new(schema: &Schema, window: Window) -> Self {
+        let mut p = DatasetProfile {
+            data: ProfileData {
+                window: Some(window),
+                ..ProfileData::default()
+            },
+            index: HashMap::new(),
+        };
+        for (name, kind) in schema.features() {
+            p.add_feature(name, kind);
+        }
+        p
+    }
+
+    /// Adds a feature (no-op if one of that name exists) and returns its position.
+    pub fn add_feature(&mut self, name: &str, kind: FeatureKind) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.data.features.len();
+        self.data
+            .features
+            .push((name.to_owned(), FeatureProfile::new(kind)));
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// Sets a tag (model version, dataset name, ...).
+    pub fn set_tag(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.data.tags.insert(key.into(), value.into());
+    }
+
+    /// The window this profile covers.
+    pub fn window(&self) -> Option<Window> {
+        self.data.window
+    }
+
+    /// Records one row, its values in schema order; extra values are ignored, absent
+    /// ones count as missing.
+    pub fn record_row(&mut self, values: &[Value<'_>]) {
+        for (i, (_, f)) in self.data.features.iter_mut().enumerate() {
+            f.record(values.get(i).copied().unwrap_or(Value::Missing));
+        }
+        self.data.rows += 1;
+    }
+
+    /// Records one value of the feature at position `index` (see
+    /// [`DatasetProfile::position`]) without counting a row.
+    pub fn record_at(&mut self, index: usize, value: Value<'_>) {
+        if let Some((_, f)) = self.data.features.get_mut(index) {
+            f.record(value);
+        }
+    }
+
+    /// Counts `n` rows (for callers feeding values with [`DatasetProfile::record_at`]).
+    pub fn add_rows(&mut self, n: u64) {
+        self.data.rows += n;
+    }
+
+    /// Position of a feature by name.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Records whole numeric columns, in schema order: the bulk path. Rows counted are
+    /// the longest column's length.
+    pub fn record_f64_columns(&mut self, columns: &[&[f64]]) {
+        for ((_, f), col) in self.data.features.iter_mut().zip(columns) {
+            f.record_f64_slice(col);
+        }
+        self.data.rows += columns.iter().map(|c| c.len()).max().unwrap_or(0) as u64;
+    }
+
+    /// A mutable feature profile by name.
+    pub fn feature_mut(&mut self, name: &str) -> Option<&mut FeatureProfile> {
+        let i = *self.index.get(name)?;
+        self.data.features.get_mut(i).map(|(_, f)| f)
+    }
+
+    /// An immutable snapshot of this profile.
+    pub fn view(&self) -> ProfileView {
+        ProfileView {
+            data: Arc::new(self.data.clone()),
+        }
+    }
+
+    /// Merges a view into this live profile.
+    ///
+    /// # Errors
+    ///
+    /// [`MergeError`] if a feature has different kinds on each side (nothing changes).
+    pub fn merge_view(&mut self, view: &ProfileView) -> Result<(), MergeError> {
+        self.data.merge(&view.data)?;
+        for (i, (name, _)) in self.data.features.iter().enumerate() {
+            self.index.entry(name.clone()).or_insert(i);
+        }
+        Ok(())
+    }
+}
+
+/// An immutable, cheaply cloneable, mergeable snapshot of a profile.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileView {
+    data: Arc<ProfileData>,
+}
+
+impl ProfileView {
+    /// The empty profile: the identity of [`ProfileView::merge`].
+    pub fn empty() -> Self {
+        ProfileView::default()
+    }
+
+    /// The window covered, if any data was recorded in one.
+    pub fn window(&self) -> Option<Window> {
+        self.data.window
+    }
+
+    /// Rows recorded.
+    pub fn rows(&self) -> u64 {
+        self.data.rows
+    }
+
+    /// The tags.
+    pub fn tags(&self) -> &BTreeMap<String, String> {
+        &self.data.tags
+    }
+
+    /// The features in order, with their profiles.
+    pub fn features(&self) -> impl Iterator<Item = (&str, &FeatureProfile)> {
+        self.data.features.iter().map(|(n, f)| (n.as_str(), f))
+    }
+
+    /// One feature's profile by name.
+    pub fn feature(&self, name: &str) -> Option<&FeatureProfile> {
+        self.data
+            .features
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f)
+    }
+
+    /// The schema of this profile.
+    pub fn schema(&self) -> Schema {
+        Schema {
+            features: self
+                .data
+                .features
+                .iter()
+                .map(|(n, f)| (n.clone(), f.kind()))
+                .collect(),
+        }
+    }
+
+    /// This view merged with `other` (neither changes).
+    ///
+    /// # Errors
+    ///
+    /// [`MergeError`] if a feature has different kinds on each side.
+    ///
+    /// ```
+    /// use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Window};
+    /// let schema = Schema::new().with("x", FeatureKind::Numeric);
+    /// let mut a = DatasetProfile::new(&schema, Window::new(0, 10));
+    /// a.record_f64_columns(&[&[1.0, 2.0]]);
+    /// let mut b = DatasetProfile::new(&schema, Window::new(10, 20));
+    /// b.record_f64_columns(&[&[3.0]]);
+    /// let ab = a.view().merge(&b.view())?;
+    /// assert_eq!(ab.rows(), 3);
+    /// assert_eq!(ab.window(), Some(Window::new(0, 20)));
+    /// assert_eq!(ab.merge(&ProfileView::empty())?.rows(), 3);
+    /// # Ok::<(), sextant::MergeError>(())
+    /// ```
+    pub fn merge(&self, other: &ProfileView) -> Result<ProfileView, MergeError> {
+        let mut data = (*self.data).clone();
+        data.merge(&other.data)?;
+        Ok(ProfileView {
+            data: Arc::new(data),
+        })
+    }
+
+    /// Merges many views (an empty iterator gives the empty view).
+    ///
+    /// # Errors
+    ///
+    /// [`MergeError`] on the first feature whose kinds differ.
+    pub fn merge_all<'a>(
+        views: impl IntoIterator<Item = &'a ProfileView>,
+    ) -> Result<ProfileView, MergeError> {
+        let mut data = ProfileData::default();
+        for v in views {
+            data.merge(&v.data)?;
+        }
+        Ok(ProfileView {
+            data: Arc::new(data),
+        })
+    }
+
+    /// The profile in sextant's file format (magic, version, checksum, payload).
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError`] if the payload cannot be encoded (it always can in practice).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, FormatError> {
+        let payload = format::to_payload(&*self.data)?;
+        Ok(format::encode(PayloadKind::DatasetProfile, &payload))
+    }
+
+    /// Reads a profile written by [`ProfileView::to_bytes`] (by this or an older
+    /// version).
+    ///
+    /// # Errors
+    ///
+    /// [`FormatError`] saying what is wrong: not a profile, truncated, damaged
+    /// (checksum), written by a newer version, or an inconsistent payload.
+    ///
+    /// ```
+    /// use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Window};
+    /// let schema = Schema::new().with("x", FeatureKind::Numeric);
+    /// let mut p = DatasetProfile::new(&schema, Window::new(0, 10));
+    /// p.record_f64_columns(&[&[1.0, 2.0, 3.0]]);
+    /// let bytes = p.view().to_bytes()?;
+    /// let back = ProfileView::from_bytes(&bytes)?;
+    /// assert_eq!(back.rows(), 3);
+    /// assert!(ProfileView::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    /// # Ok::<(), sextant::format::FormatError>(())
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<ProfileView, FormatError> {
+        let (kind, payload) = format::decode(bytes)?;
+        if kind != PayloadKind::DatasetProfile {
+            return Err(FormatError::Payload(format!(
+                "expected a dataset profile, found payload kind {kind:?}"
+            )));
+        }
+        let data: ProfileData = format::from_payload(payload)?;
+        if let Some((name, _)) = data.features.iter().find(|(_, f)| !f.is_consistent()) {
+            return Err(FormatError::Payload(format!(
+                "feature `{name}`: metrics do not match its kind"
+            )));
+        }
+        if let Some(w) = data.window {
+            if w.end_ms < w.start_ms {
+                return Err(FormatError::Payload("window ends before it starts".into()));
+            }
+        }
+        Ok(ProfileView {
+            data: Arc::new(data),
+        })
+    }
+}
