@@ -5,15 +5,17 @@
 //!
 //! | kind | metrics |
 //! |---|---|
-//! | `numeric`, `integral`, `boolean` | [`Distribution`] (min, max, moments, KLL quantiles), HyperLogLog++ distinct count, frequent items of integer (and boolean, as 0/1) values |
+//! | `numeric`, `integral`, `boolean` | [`Distribution`] (min, max, moments, KLL quantiles), HyperLogLog++ distinct count; frequent items for `integral` and `boolean` (as 0/1) features |
 //! | `categorical` | HyperLogLog++ distinct count, frequent items |
 //! | `text` | text metadata distributions ([`TextMetrics`]); raw values as frequent items only if the schema opts in |
 //! | `magnitude` | DDSketch quantiles (relative error) plus min, max and moments: latency, sizes |
+//! | `image` | image metadata distributions ([`ImageMetrics`]), recorded with [`FeatureProfile::record_image`] |
 //!
 //! Values of a type the kind does not expect are counted under their own type in
 //! [`Counts`] and otherwise left out of the metrics, so they are never dropped silently.
 
 use crate::hash::{hash_f64, hash_str};
+use crate::image::{ImageMetrics, ImageStats};
 use crate::sketch::{Cardinality, FrequentItems, Magnitudes, Moments};
 use crate::text::TextMetrics;
 use crate::{Counts, Distribution, ValueType};
@@ -39,6 +41,8 @@ pub enum FeatureKind {
     },
     /// Non-negative heavy-tailed quantities (latency, body sizes): DDSketch.
     Magnitude,
+    /// Images: only metadata (size, channel statistics, brightness) is kept.
+    Image,
 }
 
 impl FeatureKind {
@@ -51,6 +55,7 @@ impl FeatureKind {
             FeatureKind::Categorical => "categorical",
             FeatureKind::Text { .. } => "text",
             FeatureKind::Magnitude => "magnitude",
+            FeatureKind::Image => "image",
         }
     }
 
@@ -62,6 +67,27 @@ impl FeatureKind {
             }
             FeatureKind::Boolean => ty == ValueType::Boolean,
             FeatureKind::Categorical | FeatureKind::Text { .. } => ty == ValueType::String,
+            FeatureKind::Image => ty == ValueType::Other,
+        }
+    }
+}
+
+impl FeatureKind {
+    /// The kind of two profiles of one feature merged, if they can merge: the same
+    /// kind, or `integral` with `numeric` (a column of whole numbers in one file and of
+    /// reals in another), which gives `numeric`.
+    ///
+    /// ```
+    /// use sextant::FeatureKind::*;
+    /// assert_eq!(Integral.merged_with(Numeric), Some(Numeric));
+    /// assert_eq!(Numeric.merged_with(Categorical), None);
+    /// ```
+    pub fn merged_with(self, other: FeatureKind) -> Option<FeatureKind> {
+        match (self, other) {
+            (a, b) if a == b => Some(a),
+            (FeatureKind::Integral, FeatureKind::Numeric)
+            | (FeatureKind::Numeric, FeatureKind::Integral) => Some(FeatureKind::Numeric),
+            _ => None,
         }
     }
 }
@@ -212,6 +238,8 @@ pub enum Metrics {
     Text(TextFeatureMetrics),
     /// For magnitudes.
     Magnitude(MagnitudeMetrics),
+    /// For images.
+    Image(ImageMetrics),
 }
 
 /// The profile of one feature: its counters and the metrics its kind calls for.
@@ -245,6 +273,7 @@ impl FeatureProfile {
                 raw: keep_raw.then(CategoricalMetrics::default),
             }),
             FeatureKind::Magnitude => Metrics::Magnitude(MagnitudeMetrics::default()),
+            FeatureKind::Image => Metrics::Image(ImageMetrics::default()),
         };
         FeatureProfile {
             kind,
@@ -304,9 +333,14 @@ impl FeatureProfile {
                     m.update(x);
                 }
             }
-            (Value::Int(i), Metrics::Numeric(m)) if self.kind != FeatureKind::Boolean => {
+            (Value::Int(i), Metrics::Numeric(m)) if self.kind == FeatureKind::Integral => {
                 self.counts.record(ty);
                 m.update_int(i);
+            }
+            (Value::Int(i), Metrics::Numeric(m)) if self.kind == FeatureKind::Numeric => {
+                // A whole number among reals: a real; its frequency is not tracked.
+                self.counts.record(ty);
+                m.update(i as f64);
             }
             (Value::Bool(b), Metrics::Numeric(m)) if self.kind == FeatureKind::Boolean => {
                 self.counts.record(ty);
@@ -335,6 +369,15 @@ impl FeatureProfile {
             }
             (Value::Float(x), _) => self.counts.record_f64(x),
             _ => self.counts.record(ty),
+        }
+    }
+
+    /// Records one image's metadata (counted as a value of type `other`). In a feature
+    /// of another kind the image is counted as wrong-typed.
+    pub fn record_image(&mut self, image: &ImageStats) {
+        self.counts.record(ValueType::Other);
+        if let Metrics::Image(m) = &mut self.metrics {
+            m.update(image);
         }
     }
 
@@ -381,9 +424,9 @@ impl FeatureProfile {
             left: self.kind,
             right: other.kind,
         };
-        if self.kind != other.kind {
+        let Some(kind) = self.kind.merged_with(other.kind) else {
             return Err(mismatch);
-        }
+        };
         match (&mut self.metrics, &other.metrics) {
             (Metrics::Numeric(a), Metrics::Numeric(b)) => a.merge(b),
             (Metrics::Categorical(a), Metrics::Categorical(b)) => a.merge(b),
@@ -396,10 +439,12 @@ impl FeatureProfile {
                 }
             }
             (Metrics::Magnitude(a), Metrics::Magnitude(b)) => a.merge(b),
+            (Metrics::Image(a), Metrics::Image(b)) => a.merge(b),
             // Same kind always resolves to the same metrics; a decoded file whose
             // metrics contradict its kind is refused here.
             _ => return Err(mismatch),
         }
+        self.kind = kind;
         self.counts.merge(&other.counts);
         Ok(())
     }
@@ -414,6 +459,7 @@ impl FeatureProfile {
             ) | (FeatureKind::Categorical, Metrics::Categorical(_))
                 | (FeatureKind::Text { .. }, Metrics::Text(_))
                 | (FeatureKind::Magnitude, Metrics::Magnitude(_))
+                | (FeatureKind::Image, Metrics::Image(_))
         )
     }
 }

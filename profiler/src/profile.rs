@@ -103,16 +103,16 @@ impl ProfileData {
     fn merge(&mut self, other: &ProfileData) -> Result<(), MergeError> {
         // Check every kind first so a failed merge leaves `self` unchanged.
         for (name, f) in &other.features {
-            if let Some((_, mine)) = self.features.iter().find(|(n, _)| n == name) {
-                if mine.kind() != f.kind() {
-                    return Err(MergeError {
-                        feature: name.clone(),
-                        source: KindMismatch {
-                            left: mine.kind(),
-                            right: f.kind(),
-                        },
-                    });
-                }
+            if let Some((_, mine)) = self.features.iter().find(|(n, _)| n == name)
+                && mine.kind().merged_with(f.kind()).is_none()
+            {
+                return Err(MergeError {
+                    feature: name.clone(),
+                    source: KindMismatch {
+                        left: mine.kind(),
+                        right: f.kind(),
+                    },
+                });
             }
         }
         for (name, f) in &other.features {
@@ -414,10 +414,10 @@ impl ProfileView {
                 "feature `{name}`: metrics do not match its kind"
             )));
         }
-        if let Some(w) = data.window {
-            if w.end_ms < w.start_ms {
-                return Err(FormatError::Payload("window ends before it starts".into()));
-            }
+        if let Some(w) = data.window
+            && w.end_ms < w.start_ms
+        {
+            return Err(FormatError::Payload("window ends before it starts".into()));
         }
         Ok(ProfileView {
             data: Arc::new(data),

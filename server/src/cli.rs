@@ -4,9 +4,15 @@
 //! code), 1 on a data or file error, with a message on stderr saying what is wrong and
 //! where.
 
-use anyhow::bail;
+use crate::ingest::{IngestOptions, profile_file};
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use sextant::ProfileView;
+use sextant::drift::{self, DriftConfig, DriftReport, Verdict};
+use sextant::summary::ProfileSummary;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::path::PathBuf;
 
 /// sextant — statistical profiles of what your model sees, fast enough for the request path.
@@ -119,12 +125,229 @@ pub struct CompareArgs {
 /// Any data or file error of the command, with context saying what and where; the
 /// binary prints it and exits with status 1.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let name = match cli.command {
-        Command::Serve(_) => "serve",
-        Command::Profile(_) => "profile",
-        Command::Show(_) => "show",
-        Command::Merge(_) => "merge",
-        Command::Compare(_) => "compare",
+    match cli.command {
+        Command::Serve(_) => bail!("`sextant serve` is not yet available in this build"),
+        Command::Compare(args) => compare(&args),
+        Command::Profile(args) => profile(&args),
+        Command::Show(args) => show(&args),
+        Command::Merge(args) => merge(&args),
+    }
+}
+
+/// Reads a profile file, saying which file is wrong and how.
+///
+/// # Errors
+///
+/// The file cannot be read or is not a valid profile.
+pub fn read_profile(path: &Path) -> anyhow::Result<ProfileView> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    ProfileView::from_bytes(&bytes).with_context(|| format!("`{}`", path.display()))
+}
+
+/// Writes a profile file atomically (temp file, then rename).
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn write_profile(view: &ProfileView, path: &Path) -> anyhow::Result<()> {
+    let bytes = view.to_bytes()?;
+    let tmp = path.with_extension("sextant-tmp");
+    std::fs::write(&tmp, &bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
+    let delimiter = match args.delimiter {
+        None => None,
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => bail!("--delimiter must be a single ASCII character, not `{c}`"),
     };
-    bail!("`sextant {name}` is not yet available in this build")
+    let opts = IngestOptions {
+        delimiter,
+        text_columns: args.text.clone(),
+        progress: true,
+    };
+    let view = profile_file(&args.file, &opts)?;
+    write_profile(&view, &args.output)?;
+    eprintln!(
+        "profiled {} rows, {} features into `{}`",
+        view.rows(),
+        view.features().count(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn show(args: &ShowArgs) -> anyhow::Result<()> {
+    let view = read_profile(&args.profile)?;
+    let summary = ProfileSummary::of(&view);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::to_string_pretty(&summary)?;
+        writeln!(out, "{json}")?;
+    } else {
+        write!(out, "{}", render_table(&summary))?;
+    }
+    Ok(())
+}
+
+fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let mut merged = ProfileView::empty();
+    for path in &args.profiles {
+        let view = read_profile(path)?;
+        merged = merged
+            .merge(&view)
+            .with_context(|| format!("merging `{}`", path.display()))?;
+    }
+    write_profile(&merged, &args.output)?;
+    eprintln!(
+        "merged {} profiles ({} rows) into `{}`",
+        args.profiles.len(),
+        merged.rows(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    let baseline = read_profile(&args.baseline)?;
+    let current = read_profile(&args.current)?;
+    let report = drift::compare(&baseline, &current, &DriftConfig::default());
+    if let Some(path) = &args.html {
+        let html = drift::render_html(
+            &report,
+            &args.baseline.display().to_string(),
+            &args.current.display().to_string(),
+        );
+        std::fs::write(path, html).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)?;
+        writeln!(out, "{json}")?;
+    } else {
+        write!(out, "{}", render_drift_table(&report))?;
+    }
+    Ok(())
+}
+
+/// A drift report as an aligned text table, most severe first.
+pub fn render_drift_table(r: &DriftReport) -> String {
+    let mut out = format!(
+        "{}: {} of {} features drifted ({:.0}%); baseline {} rows, current {} rows\n",
+        match r.verdict {
+            Verdict::Drift => "DRIFT",
+            Verdict::Warn => "WARN",
+            Verdict::Ok => "OK",
+        },
+        r.features.iter().filter(|(_, f)| f.drift).count(),
+        r.features_compared,
+        r.drifted_share * 100.0,
+        r.baseline_rows,
+        r.current_rows
+    );
+    let header = [
+        "feature",
+        "verdict",
+        "method",
+        "statistic",
+        "threshold",
+        "p-value",
+        "effect",
+        "psi",
+        "baseline n",
+        "current n",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for (name, f) in &r.features {
+        rows.push(vec![
+            name.clone(),
+            f.verdict.name().into(),
+            f.method.name().into(),
+            fmt_num(f.statistic),
+            fmt_num(f.threshold),
+            fmt_num(f.p_value),
+            fmt_num(f.effect_size),
+            fmt_num(f.measures.get("psi").copied()),
+            f.baseline_n.to_string(),
+            f.current_n.to_string(),
+        ]);
+    }
+    out.push_str(&align(&rows, 3));
+    if !r.unmatched.is_empty() {
+        out.push_str(&format!("not compared: {}\n", r.unmatched.join(", ")));
+    }
+    out
+}
+
+/// Aligns rows of cells into columns; the first `left` columns left-aligned.
+fn align(rows: &[Vec<String>], left: usize) -> String {
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                if c < left {
+                    format!("{cell:<w$}", w = widths[c])
+                } else {
+                    format!("{cell:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn fmt_num(x: Option<f64>) -> String {
+    match x {
+        None => "-".into(),
+        Some(v) if v == v.trunc() && v.abs() < 1e15 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 1e5 || v.abs() < 1e-3 => format!("{v:.4e}"),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+/// A profile summary as an aligned text table.
+pub fn render_table(s: &ProfileSummary) -> String {
+    let mut out = String::new();
+    let window = match (&s.window_start, &s.window_end) {
+        (Some(a), Some(b)) => format!("[{a}, {b})"),
+        _ => "-".into(),
+    };
+    out.push_str(&format!("rows: {}   window: {window}\n", s.rows));
+    for (k, v) in &s.tags {
+        out.push_str(&format!("tag {k}: {v}\n"));
+    }
+    let header = [
+        "feature", "kind", "count", "missing", "wrong", "mean", "stddev", "min", "p50", "max",
+        "distinct",
+    ];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for (name, f) in &s.features {
+        let p50 = f.quantiles.as_ref().and_then(|q| q.get("0.5").copied());
+        rows.push(vec![
+            name.clone(),
+            f.kind.to_string(),
+            f.count.to_string(),
+            f.missing.to_string(),
+            f.wrong_type.to_string(),
+            fmt_num(f.mean),
+            fmt_num(f.stddev),
+            fmt_num(f.min),
+            fmt_num(p50),
+            fmt_num(f.max),
+            f.distinct_estimate
+                .map_or("-".into(), |d| format!("{d:.0}")),
+        ]);
+    }
+    out.push_str(&align(&rows, 2));
+    out
 }

@@ -5,3 +5,5 @@
 //! report each live in their own module as they land.
 
 pub mod cli;
+pub mod ingest;
+pub mod model;

@@ -6,6 +6,14 @@ fn main() -> ExitCode {
     match sextant_server::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            // `sextant show ... | head` closing the pipe early is not an error.
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(1)
         }

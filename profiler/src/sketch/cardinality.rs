@@ -41,9 +41,23 @@ impl BuildHasher for PassThrough {
 /// Small cardinalities are counted in the sparse representation (precision 25), which is
 /// near exact; above a few thousand distinct values the sketch turns dense, with a
 /// standard error of `1.04 / sqrt(2^PRECISION)`, about 1.6 %.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct Cardinality {
     hll: HyperLogLogPlus<u64, PassThrough>,
+}
+
+impl Serialize for Cardinality {
+    /// Flushes the insert buffer (a hash set, whose order varies by process) first, so
+    /// the same sketch always serializes to the same bytes.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Wire<'a> {
+            hll: &'a HyperLogLogPlus<u64, PassThrough>,
+        }
+        let mut flushed = self.hll.clone();
+        let _ = flushed.count();
+        Wire { hll: &flushed }.serialize(s)
+    }
 }
 
 impl Default for Cardinality {

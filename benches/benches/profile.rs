@@ -1,0 +1,81 @@
+//! The engine's figures for the Engine issue: one row into the live window, a million
+//! rows as column slices, merging a thousand views, and serialized size.
+//!
+//! Inputs are built outside the timed closures. Sizes are printed once per run (they
+//! are not timings) and recorded in `benches/RESULTS.md`.
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use sextant::recorder::{Recorder, RecorderConfig};
+use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Value, Window};
+use sextant_benches::normal_columns;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn schema(n: usize) -> Schema {
+    let mut s = Schema::new();
+    (0..n).for_each(|i| s.push(format!("f{i}"), FeatureKind::Numeric));
+    s
+}
+
+fn one_row(c: &mut Criterion) {
+    let cols = normal_columns(4096, 11, 1);
+    let rows: Vec<Vec<Value<'static>>> = (0..4096)
+        .map(|r| cols.iter().map(|c| Value::Float(c[r])).collect())
+        .collect();
+    let recorder = Recorder::new(schema(11), RecorderConfig::default(), None);
+    // Warm the window so the timed path is the steady state, not its first allocation.
+    rows.iter().for_each(|r| recorder.record_row(r));
+    let mut i = 0;
+    c.bench_function("record_row/11 numeric features, live window", |b| {
+        b.iter(|| {
+            recorder.record_row(black_box(&rows[i & 4095]));
+            i += 1;
+        })
+    });
+}
+
+fn columns(c: &mut Criterion) {
+    let cols = normal_columns(1_000_000, 11, 2);
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let schema = schema(11);
+    let mut g = c.benchmark_group("columns");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("1M x 11 f64 column slices", |b| {
+        b.iter(|| {
+            let mut p = DatasetProfile::new(&schema, Window::new(0, 1));
+            p.record_f64_columns(black_box(&refs));
+            p
+        })
+    });
+    g.finish();
+    let mut p = DatasetProfile::new(&schema, Window::new(0, 1));
+    p.record_f64_columns(&refs);
+    let bytes = p.view().to_bytes().unwrap();
+    eprintln!("serialized 1M x 11 profile: {} bytes", bytes.len());
+}
+
+fn merge(c: &mut Criterion) {
+    let schema = schema(11);
+    let views: Vec<ProfileView> = (0..1000)
+        .map(|i| {
+            let cols = normal_columns(1000, 11, 100 + i);
+            let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+            let mut p = DatasetProfile::new(&schema, Window::new(i as i64, i as i64 + 1));
+            p.record_f64_columns(&refs);
+            p.view()
+        })
+        .collect();
+    let mut g = c.benchmark_group("merge");
+    g.sample_size(10);
+    g.bench_function("1000 views of 11 features", |b| {
+        b.iter_batched(
+            || views.clone(),
+            |views| ProfileView::merge_all(black_box(&views)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, one_row, columns, merge);
+criterion_main!(benches);

@@ -1,0 +1,121 @@
+//! Merge laws of dataset profiles: associative, commutative, empty is identity —
+//! compared through their summaries and their bytes.
+
+use proptest::prelude::*;
+use sextant::summary::ProfileSummary;
+use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Value, Window};
+
+fn schema() -> Schema {
+    Schema::new()
+        .with("x", FeatureKind::Numeric)
+        .with("n", FeatureKind::Integral)
+        .with("c", FeatureKind::Categorical)
+        .with("t", FeatureKind::Text { keep_raw: false })
+}
+
+fn view_of(rows: &[(f64, i64, u8, bool)], start: i64) -> ProfileView {
+    let mut p = DatasetProfile::new(&schema(), Window::new(start, start + 10));
+    let cats = ["red", "white", "rosé", ""];
+    for &(x, n, c, missing) in rows {
+        let text = format!("Note {n}: {}", cats[c as usize % 4]);
+        p.record_row(&[
+            if missing {
+                Value::Missing
+            } else {
+                Value::Float(x)
+            },
+            Value::Int(n),
+            Value::Str(cats[c as usize % 4]),
+            Value::Str(&text),
+        ]);
+    }
+    p.view()
+}
+
+/// A summary with means and standard deviations rounded to 1e-9 relative (they are
+/// exact up to floating-point rounding, which depends on the order of merging).
+/// Quantiles are exact here too: fewer rows than the sketch holds.
+fn exact_json(v: &ProfileView) -> serde_json::Value {
+    let mut json = serde_json::to_value(ProfileSummary::of(v)).unwrap();
+    round_moments(&mut json);
+    json
+}
+
+fn round_moments(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                match value.as_f64() {
+                    Some(x) if (key == "mean" || key == "stddev") && x != 0.0 => {
+                        let scale = 10f64.powi(9 - x.abs().max(1.0).log10().ceil() as i32);
+                        *value = serde_json::json!((x * scale).round() / scale);
+                    }
+                    _ => round_moments(value),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(round_moments),
+        _ => {}
+    }
+}
+
+fn rows() -> impl Strategy<Value = Vec<(f64, i64, u8, bool)>> {
+    prop::collection::vec(
+        (-1e3f64..1e3, -5i64..5, 0u8..4, prop::bool::weighted(0.1)),
+        0..60,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn associative_commutative_with_identity(a in rows(), b in rows(), c in rows()) {
+        let (va, vb, vc) = (view_of(&a, 0), view_of(&b, 10), view_of(&c, 20));
+        let left = va.merge(&vb).unwrap().merge(&vc).unwrap();
+        let right = va.merge(&vb.merge(&vc).unwrap()).unwrap();
+        prop_assert_eq!(exact_json(&left), exact_json(&right));
+        let ab = va.merge(&vb).unwrap();
+        let ba = vb.merge(&va).unwrap();
+        prop_assert_eq!(exact_json(&ab), exact_json(&ba));
+        let id = va.merge(&ProfileView::empty()).unwrap();
+        prop_assert_eq!(exact_json(&id), exact_json(&va));
+        let id = ProfileView::empty().merge(&va).unwrap();
+        prop_assert_eq!(exact_json(&id), exact_json(&va));
+        // Partition then merge equals the whole.
+        let all: Vec<_> = a.iter().chain(&b).chain(&c).copied().collect();
+        let whole = view_of(&all, 0);
+        let mut w = exact_json(&whole);
+        let mut l = exact_json(&left);
+        w["window_end"] = serde_json::Value::Null;
+        l["window_end"] = serde_json::Value::Null;
+        prop_assert_eq!(l, w);
+    }
+
+    #[test]
+    fn bytes_round_trip(a in rows()) {
+        let v = view_of(&a, 5);
+        let bytes = v.to_bytes().unwrap();
+        let back = ProfileView::from_bytes(&bytes).unwrap();
+        prop_assert_eq!(exact_json(&back), exact_json(&v));
+        // Writing what was read and reading it again changes nothing.
+        let again = ProfileView::from_bytes(&back.to_bytes().unwrap()).unwrap();
+        prop_assert_eq!(exact_json(&again), exact_json(&v));
+    }
+}
+
+#[test]
+fn kinds_that_differ_refuse_to_merge_and_say_which_feature() {
+    let a = DatasetProfile::new(
+        &Schema::new().with("f", FeatureKind::Numeric),
+        Window::new(0, 1),
+    );
+    let b = DatasetProfile::new(
+        &Schema::new().with("f", FeatureKind::Categorical),
+        Window::new(0, 1),
+    );
+    let err = a.view().merge(&b.view()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot merge feature `f`: feature kinds differ: numeric and categorical"
+    );
+}
