@@ -35,6 +35,7 @@ doc: ## Build the API docs, warnings as errors
 
 rust-test: ## Rust unit, integration, property and doc tests
 	cargo test --workspace
+	cargo test -p sextant --features image --lib image::
 
 # The project virtualenv, remade only when the requirements change.
 $(VENV)/.installed: python/requirements-dev.txt

