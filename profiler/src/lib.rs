@@ -21,6 +21,7 @@
 //! - [`feature`]: one feature's profile, and the resolver from its kind to its sketches;
 //! - [`profile`]: dataset profiles — live per window, immutable mergeable views;
 //! - [`format`](mod@format): the versioned, checksummed file format of profiles;
+//! - [`store`]: a directory of closed windows, written atomically, verified on read;
 //! - [`recorder`]: tumbling windows for servers, sharded across threads;
 //! - [`summary`]: a profile as plain data (the JSON of `sextant show --json`);
 //! - [`drift`]: comparison with a baseline — tests, effect sizes, the HTML report;
@@ -37,6 +38,7 @@ pub mod image;
 pub mod profile;
 pub mod recorder;
 pub mod sketch;
+pub mod store;
 pub mod summary;
 pub mod text;
 pub mod time;

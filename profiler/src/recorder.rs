@@ -141,10 +141,20 @@ impl Recorder {
     /// Closes every window that ended by now: merges its shards' profiles, keeps the
     /// view in the history and hands it to the sink. Returns the windows closed.
     pub fn rotate(&self) -> Vec<Window> {
+        self.rotate_before(i64::MIN)
+    }
+
+    /// Closes live windows that start before the current window (`limit` = `i64::MIN`)
+    /// or, with `limit` = `i64::MAX`, all of them.
+    fn rotate_before(&self, limit: i64) -> Vec<Window> {
         let mut closed: BTreeMap<i64, DatasetProfile> = BTreeMap::new();
         for shard in &self.shards {
             let mut shard = lock(shard);
-            let current = self.window_start((self.config.clock)());
+            let current = if limit == i64::MAX {
+                i64::MAX
+            } else {
+                self.window_start((self.config.clock)())
+            };
             let mut i = 0;
             while i < shard.live.len() {
                 if shard.live[i].0 < current {
@@ -205,6 +215,29 @@ impl Recorder {
             }
         }
         views
+    }
+
+    /// Merges the live (still open) windows overlapping `range`, without the closed
+    /// ones held in memory (for callers that read closed windows from a store).
+    pub fn live_view(&self, range: Window) -> ProfileView {
+        ProfileView::merge_all(&self.live_views(range)).unwrap_or_default()
+    }
+
+    /// Adds a closed window to the in-memory history (after a restart, from the store),
+    /// without handing it to the sink.
+    pub fn preload(&self, window: Window, view: ProfileView) {
+        let mut history = lock(&self.history);
+        history.push_back((window, view));
+        history.make_contiguous().sort_by_key(|(w, _)| *w);
+        while history.len() > self.config.history {
+            history.pop_front();
+        }
+    }
+
+    /// Closes every live window now, whatever the time (on shutdown), handing each to
+    /// the sink. Returns the windows closed.
+    pub fn flush(&self) -> Vec<Window> {
+        self.rotate_before(i64::MAX)
     }
 
     /// Merges every window overlapping `range`: closed ones from the in-memory history

@@ -126,7 +126,7 @@ pub struct CompareArgs {
 /// binary prints it and exits with status 1.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(_) => bail!("`sextant serve` is not yet available in this build"),
+        Command::Serve(args) => crate::serve::serve(&args),
         Command::Compare(args) => compare(&args),
         Command::Profile(args) => profile(&args),
         Command::Show(args) => show(&args),

@@ -313,7 +313,9 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
     ];
     out.measures = measures.iter().map(|&(k, v)| (k.to_owned(), v)).collect();
     out.effect_size = Some(w1_norm);
-    if bn.min(cn) < t.small_sample_max {
+    if bn.min(cn) < t.min_samples {
+        // Too few values for a verdict; the measures stand as information.
+    } else if bn.min(cn) < t.small_sample_max {
         out.method = Method::Ks;
         out.statistic = Some(ks_adjusted);
         out.threshold = Some(t.alpha);

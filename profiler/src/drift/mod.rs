@@ -38,6 +38,9 @@
 //! (the usual smoothing, so an empty bin gives a large but finite PSI). JS distance is
 //! the square root of the base-2 Jensen–Shannon divergence, in `[0, 1]`.
 //!
+//! Below [`Thresholds::min_samples`] (30) values on either side there is no verdict:
+//! the measures are reported, the method is `none` and the verdict `ok`.
+//!
 //! Every default can be changed, for all features or per feature ([`DriftConfig`]).
 
 mod compare;
@@ -108,6 +111,9 @@ impl Method {
 /// Thresholds of the tests (see the module docs for the defaults and their reasons).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Thresholds {
+    /// Below this many values on either side there is no verdict (method `none`): a
+    /// handful of values says nothing about a distribution.
+    pub min_samples: u64,
     /// Below this many values on the smaller side, p-values lead.
     pub small_sample_max: u64,
     /// Significance level of p-value tests.
@@ -135,6 +141,7 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
+            min_samples: 30,
             small_sample_max: 1000,
             alpha: 0.05,
             wasserstein_drift: 0.1,

@@ -1,0 +1,240 @@
+//! The router: every endpoint, the metrics middleware, problem+json everywhere.
+
+use crate::predict::predict;
+use crate::problem::{ApiError, problem_layer};
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde::Serialize;
+use sextant::summary::ProfileSummary;
+use sextant::{ProfileView, Window};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+/// Largest request body accepted for one instance (and for every other route).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Largest body of a batch (`{"instances": [...]}`, up to 1,000 rows of ~250 bytes).
+pub const MAX_BATCH_BODY: usize = 1024 * 1024;
+
+/// The whole application over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/predict",
+            post(predict).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
+        .route("/healthcheck", get(healthcheck))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/profiles", get(profiles))
+        .route("/profiles/windows", get(windows))
+        .route("/profiles/baseline", get(baseline))
+        .route("/drift", get(drift))
+        .route("/drift/report", get(drift_report))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_http,
+        ))
+        .layer(middleware::map_response(problem_layer))
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for `{}`", uri.path()),
+    )
+}
+
+async fn healthcheck() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.ready.load(Ordering::Relaxed) {
+        Ok(Json(serde_json::json!({
+            "status": "ready",
+            "model_version": state.model.version(),
+            "baseline_rows": state.baseline.rows(),
+        })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down",
+        ))
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Reads `start`/`end` (RFC 3339 or unix seconds) with defaults.
+fn range(q: &HashMap<String, String>, default_span_ms: i64) -> Result<Window, ApiError> {
+    let now = sextant::time::now_ms();
+    let parse = |key: &str| -> Result<Option<i64>, ApiError> {
+        q.get(key)
+            .map(|v| {
+                sextant::time::parse_timestamp(v)
+                    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("`{key}`: {e}")))
+            })
+            .transpose()
+    };
+    let end = parse("end")?.unwrap_or(now + 1);
+    let start = parse("start")?.unwrap_or(end - default_span_ms);
+    if start >= end {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "`start` must be before `end`",
+        ));
+    }
+    Ok(Window::new(start, end))
+}
+
+/// The merged profile of every window overlapping `w`: closed ones from the store
+/// (or memory), plus the open one.
+pub fn profile_of_range(state: &AppState, w: Window) -> Result<ProfileView, ApiError> {
+    let mut views = vec![state.recorder.live_view(w)];
+    match &state.store {
+        Some(store) => {
+            let read = store
+                .read_range(w.start_ms, w.end_ms)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            for d in &read.damaged {
+                tracing::warn!(path = %d.path.display(), error = %d.error, "skipping damaged window file");
+            }
+            for (stored, bytes) in read.windows {
+                match ProfileView::from_bytes(&bytes) {
+                    Ok(v) => views.push(v),
+                    Err(e) => {
+                        tracing::warn!(path = %stored.path.display(), error = %e, "skipping unreadable window")
+                    }
+                }
+            }
+        }
+        None => views.extend(
+            state
+                .recorder
+                .history()
+                .into_iter()
+                .filter(|(win, _)| win.overlaps(w))
+                .map(|(_, v)| v),
+        ),
+    }
+    ProfileView::merge_all(&views)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+fn respond_profile(view: &ProfileView, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    match q.get("format").map(String::as_str).unwrap_or("bin") {
+        "bin" => {
+            let bytes = view
+                .to_bytes()
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "application/vnd.sextant.profile"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"profile.sxp\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        "json" => Ok(Json(ProfileSummary::of(view)).into_response()),
+        other => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("`format` must be `bin` or `json`, not `{other}`"),
+        )),
+    }
+}
+
+async fn profiles(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let w = range(&q, 3_600_000)?;
+    let view = profile_of_range(&state, w)?;
+    respond_profile(&view, &q)
+}
+
+async fn baseline(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    respond_profile(&state.baseline, &q)
+}
+
+#[derive(Serialize)]
+struct WindowInfo {
+    start: String,
+    end: String,
+    state: &'static str,
+    bytes: Option<u64>,
+    rows: Option<u64>,
+}
+
+async fn windows(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    use sextant::time::format_rfc3339 as t;
+    let mut out = Vec::new();
+    if let Some(store) = &state.store {
+        let list = store
+            .list()
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        out.extend(list.into_iter().map(|s| WindowInfo {
+            start: t(s.window.start_ms),
+            end: t(s.window.end_ms),
+            state: "closed",
+            bytes: Some(s.bytes),
+            rows: None,
+        }));
+    }
+    let open = state.recorder.open_view();
+    if let Some(w) = open.window() {
+        out.push(WindowInfo {
+            start: t(w.start_ms),
+            end: t(w.end_ms),
+            state: "open",
+            bytes: None,
+            rows: Some(open.rows()),
+        });
+    }
+    Ok(Json(serde_json::json!({
+        "window_seconds": state.config.window_ms as f64 / 1000.0,
+        "windows": out,
+    })))
+}
+
+async fn drift(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let view = state.horizon_view();
+    let report = state.drift_report(&view);
+    let mut json = serde_json::to_value(&report).unwrap_or_default();
+    json["horizon_seconds"] = serde_json::json!(state.config.horizon_ms as f64 / 1000.0);
+    json["model_version"] = serde_json::json!(state.model.version());
+    Json(json)
+}
+
+async fn drift_report(State(state): State<AppState>) -> Html<String> {
+    let view = state.horizon_view();
+    let report = state.drift_report(&view);
+    let label = format!("last {} min of traffic", state.config.horizon_ms / 60_000);
+    Html(sextant::drift::render_html(
+        &report,
+        "training split",
+        &label,
+    ))
+}

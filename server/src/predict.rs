@@ -1,0 +1,320 @@
+//! `POST /predict`: validate, predict, record.
+
+use crate::metrics::Metrics;
+use crate::model::Model;
+use crate::problem::{ApiError, FieldError};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use serde_json::{Map, Value as Json_};
+use sextant::Value;
+
+/// Largest batch accepted.
+pub const MAX_BATCH: usize = 1000;
+
+/// One prediction.
+#[derive(Debug, Serialize)]
+pub struct Prediction {
+    /// The predicted quality.
+    pub quality: f64,
+    /// Id to send ground truth for later.
+    pub prediction_id: String,
+    /// The model that predicted.
+    pub model_version: String,
+}
+
+/// A batch's answer.
+#[derive(Debug, Serialize)]
+pub struct BatchPrediction {
+    /// One per instance, in order.
+    pub predictions: Vec<Prediction>,
+    /// The model that predicted.
+    pub model_version: String,
+}
+
+/// How a field failed, for the profile's data-quality counts.
+enum Failure<'a> {
+    Missing,
+    WrongType(&'a Json_),
+    OutOfRange(f64),
+}
+
+/// Validates one instance into the model's feature order.
+///
+/// # Errors
+///
+/// Every offending field, with `prefix` before its name.
+pub fn validate(model: &Model, obj: &Json_, prefix: &str) -> Result<Vec<f64>, Vec<FieldError>> {
+    let Some(obj) = obj.as_object() else {
+        return Err(vec![FieldError {
+            field: if prefix.is_empty() {
+                "(body)".into()
+            } else {
+                prefix.trim_end_matches('.').into()
+            },
+            message: "expected a JSON object of the model's features".into(),
+            kind: "wrong_type",
+        }]);
+    };
+    let (values, errors, _) = check(model, obj, prefix);
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
+}
+
+#[allow(clippy::type_complexity)]
+fn check<'a>(
+    model: &Model,
+    obj: &'a Map<String, Json_>,
+    prefix: &str,
+) -> (Vec<f64>, Vec<FieldError>, Vec<(usize, Failure<'a>)>) {
+    let mut values = Vec::with_capacity(model.n_features());
+    let mut errors = Vec::new();
+    let mut failures = Vec::new();
+    for (i, f) in model.features().iter().enumerate() {
+        let field = format!("{prefix}{}", f.name());
+        match obj.get(f.name()) {
+            None | Some(Json_::Null) => {
+                errors.push(FieldError {
+                    field,
+                    message: "required".into(),
+                    kind: "missing",
+                });
+                failures.push((i, Failure::Missing));
+            }
+            Some(Json_::Number(n)) => {
+                let x = n.as_f64().unwrap_or(f64::NAN);
+                let range = f.range();
+                if range.contains(x) {
+                    values.push(x);
+                } else {
+                    let bound = match (range.max, range.max_exclusive) {
+                        (Some(max), true) => format!("at least {} and below {max}", range.min),
+                        (Some(max), false) => format!("between {} and {max}", range.min),
+                        (None, _) => format!("at least {}", range.min),
+                    };
+                    errors.push(FieldError {
+                        field,
+                        message: format!("must be {bound}, got {x}"),
+                        kind: "out_of_range",
+                    });
+                    failures.push((i, Failure::OutOfRange(x)));
+                }
+            }
+            Some(other) => {
+                errors.push(FieldError {
+                    field,
+                    message: format!("must be a number, got {}", type_name(other)),
+                    kind: "wrong_type",
+                });
+                failures.push((i, Failure::WrongType(other)));
+            }
+        }
+    }
+    for key in obj.keys() {
+        if model.feature_index(key).is_none() {
+            errors.push(FieldError {
+                field: format!("{prefix}{key}"),
+                message: "unknown field".into(),
+                kind: "unknown_field",
+            });
+        }
+    }
+    (values, errors, failures)
+}
+
+fn type_name(v: &Json_) -> &'static str {
+    match v {
+        Json_::Null => "null",
+        Json_::Bool(_) => "a boolean",
+        Json_::Number(_) => "a number",
+        Json_::String(_) => "a string",
+        Json_::Array(_) => "an array",
+        Json_::Object(_) => "an object",
+    }
+}
+
+fn record_failures(state: &AppState, failures: &[(usize, Failure<'_>)]) {
+    let m: &Metrics = &state.metrics;
+    let names: Vec<&str> = state.model.feature_names().collect();
+    state.recorder.with_live(|p| {
+        for (i, failure) in failures {
+            let (reason, value) = match failure {
+                Failure::Missing => ("missing", Value::Missing),
+                Failure::WrongType(Json_::String(s)) => {
+                    ("wrong_type", Value::Str(if s.is_empty() { "?" } else { s }))
+                }
+                Failure::WrongType(Json_::Bool(b)) => ("wrong_type", Value::Bool(*b)),
+                Failure::WrongType(_) => ("wrong_type", Value::Other),
+                Failure::OutOfRange(x) => ("out_of_range", Value::Float(*x)),
+            };
+            p.record_at(*i, value);
+            m.rejected_fields
+                .with_label_values(&[names[*i], reason])
+                .inc();
+        }
+    });
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            let t = t.trim();
+            t.eq_ignore_ascii_case("application/json")
+                || (t.starts_with("application/") && t.ends_with("+json"))
+        })
+}
+
+/// `POST /predict`: one instance, or `{"instances": [...]}` (up to [`MAX_BATCH`]).
+pub async fn predict(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if !is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the features as JSON with `Content-Type: application/json`",
+        ));
+    }
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    let json: Json_ = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    let is_batch = json
+        .as_object()
+        .is_some_and(|o| o.contains_key("instances"));
+    if body.len() > crate::app::MAX_BODY && !is_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body of {} bytes: one instance may take at most {} bytes",
+                body.len(),
+                crate::app::MAX_BODY
+            ),
+        ));
+    }
+    let version = state.model.version().to_owned();
+    match &json {
+        Json_::Object(obj) if obj.contains_key("instances") => {
+            let Some(items) = obj.get("instances").and_then(Json_::as_array) else {
+                return Err(ApiError::invalid_fields(vec![FieldError {
+                    field: "instances".into(),
+                    message: "must be an array of instances".into(),
+                    kind: "wrong_type",
+                }]));
+            };
+            if obj.len() > 1 {
+                let extra: Vec<FieldError> = obj
+                    .keys()
+                    .filter(|k| *k != "instances")
+                    .map(|k| FieldError {
+                        field: k.clone(),
+                        message: "unknown field".into(),
+                        kind: "unknown_field",
+                    })
+                    .collect();
+                return Err(ApiError::invalid_fields(extra));
+            }
+            if items.len() > MAX_BATCH || items.is_empty() {
+                return Err(ApiError::invalid_fields(vec![FieldError {
+                    field: "instances".into(),
+                    message: format!("must hold 1 to {MAX_BATCH} instances, got {}", items.len()),
+                    kind: "out_of_range",
+                }]));
+            }
+            let mut rows = Vec::with_capacity(items.len());
+            let mut errors = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let prefix = format!("instances[{i}].");
+                match item.as_object() {
+                    Some(o) => {
+                        let (values, errs, failures) = check(&state.model, o, &prefix);
+                        if errs.is_empty() {
+                            rows.push(values);
+                        } else {
+                            record_failures(&state, &failures);
+                            errors.extend(errs);
+                        }
+                    }
+                    None => errors.extend(
+                        validate(&state.model, item, &prefix)
+                            .err()
+                            .unwrap_or_default(),
+                    ),
+                }
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::invalid_fields(errors));
+            }
+            let predictions = serve_rows(&state, &rows)
+                .into_iter()
+                .map(|(quality, prediction_id)| Prediction {
+                    quality,
+                    prediction_id,
+                    model_version: version.clone(),
+                })
+                .collect();
+            Ok(Json(BatchPrediction {
+                predictions,
+                model_version: version,
+            })
+            .into_response())
+        }
+        Json_::Object(obj) => {
+            let (values, errors, failures) = check(&state.model, obj, "");
+            if !errors.is_empty() {
+                record_failures(&state, &failures);
+                return Err(ApiError::invalid_fields(errors));
+            }
+            let (quality, prediction_id) =
+                serve_rows(&state, std::slice::from_ref(&values)).remove(0);
+            Ok(Json(Prediction {
+                quality,
+                prediction_id,
+                model_version: version,
+            })
+            .into_response())
+        }
+        other => Err(ApiError::invalid_fields(vec![FieldError {
+            field: "(body)".into(),
+            message: format!("expected a JSON object, got {}", type_name(other)),
+            kind: "wrong_type",
+        }])),
+    }
+}
+
+/// Predicts validated rows and records them (features and prediction) in one lock.
+fn serve_rows(state: &AppState, rows: &[Vec<f64>]) -> Vec<(f64, String)> {
+    let out: Vec<(f64, String)> = rows
+        .iter()
+        .map(|r| (state.model.predict(r), state.prediction_id()))
+        .collect();
+    let n = state.model.n_features();
+    state.recorder.with_live(|p| {
+        for (row, (quality, _)) in rows.iter().zip(&out) {
+            for (i, &x) in row.iter().enumerate() {
+                p.record_at(i, Value::Float(x));
+            }
+            p.record_at(n, Value::Float(*quality));
+        }
+        p.add_rows(rows.len() as u64);
+    });
+    let hist = state
+        .metrics
+        .prediction
+        .with_label_values(&[state.model.version()]);
+    for (q, _) in &out {
+        hist.observe(*q);
+    }
+    out
+}

@@ -1,0 +1,240 @@
+//! `sextant serve`: build the state, bind, rotate windows, shut down gracefully.
+
+use crate::app::app;
+use crate::cli::ServeArgs;
+use crate::metrics::{Metrics, ProfileCollector};
+use crate::model::Model;
+use crate::state::{AppState, PREDICTION, ServerConfig, schema_of};
+use anyhow::{Context, Result, bail};
+use sextant::recorder::{Recorder, RecorderConfig, Sink};
+use sextant::store::Store;
+use sextant::{DatasetProfile, ProfileView, Value, Window};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The training split the embedded model was fitted on (features and `quality`).
+pub const TRAIN_SPLIT_CSV: &str = include_str!("../model/train-split.csv");
+
+/// The baseline: the training split's features and the model's predictions on them,
+/// profiled with the same schema as live traffic.
+///
+/// # Errors
+///
+/// The split is malformed or lacks one of the model's features.
+pub fn baseline_profile(model: &Model, csv: &str) -> Result<ProfileView> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .context("empty training split")?
+        .split(',')
+        .collect();
+    let idx: Vec<usize> = model
+        .feature_names()
+        .map(|f| {
+            header
+                .iter()
+                .position(|h| *h == f)
+                .with_context(|| format!("training split lacks feature `{f}`"))
+        })
+        .collect::<Result<_>>()?;
+    let schema = schema_of(model);
+    let mut p = DatasetProfile::new(&schema, Window::new(0, 1));
+    p.set_tag("dataset", "training split");
+    p.set_tag("model_version", model.version());
+    let n = model.n_features();
+    let mut row = vec![0.0; n];
+    for (i, line) in lines.filter(|l| !l.trim().is_empty()).enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        for (j, &c) in idx.iter().enumerate() {
+            row[j] = cells
+                .get(c)
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("training split line {}: bad `{}`", i + 2, header[c]))?;
+        }
+        let q = model.predict(&row);
+        let mut values: Vec<Value<'_>> = row.iter().map(|&x| Value::Float(x)).collect();
+        values.push(Value::Float(q));
+        p.record_row(&values);
+    }
+    debug_assert!(p.position(PREDICTION) == Some(n));
+    Ok(p.view())
+}
+
+/// A sink writing each closed window to the store, merging with a file already there
+/// (a window closed at shutdown and reopened after a restart).
+fn store_sink(store: Store) -> Sink {
+    Box::new(move |window: Window, view: &ProfileView| {
+        let existing = store
+            .path_of(window)
+            .ok()
+            .and_then(|p| std::fs::read(p).ok());
+        let merged = match existing.map(|b| ProfileView::from_bytes(&b)) {
+            Some(Ok(old)) => old.merge(view).unwrap_or_else(|_| view.clone()),
+            _ => view.clone(),
+        };
+        let result = merged
+            .to_bytes()
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(store.write(window, &bytes)?));
+        match result {
+            Ok(path) => {
+                tracing::debug!(path = %path.display(), rows = merged.rows(), "window stored")
+            }
+            Err(e) => tracing::error!(error = %e, "could not store window"),
+        }
+    })
+}
+
+/// Builds the server state: model, baseline, recorder (with history reloaded from the
+/// store) and metrics.
+///
+/// # Errors
+///
+/// The model, the data directory or the baseline cannot be loaded.
+pub fn build_state(model: Model, data_dir: &Path, config: ServerConfig) -> Result<AppState> {
+    let baseline = baseline_profile(&model, TRAIN_SPLIT_CSV)?;
+    let store = Store::open(data_dir)
+        .with_context(|| format!("data directory `{}`", data_dir.display()))?;
+    let history = usize::try_from(config.horizon_ms / config.window_ms).unwrap_or(0) + 2;
+    let recorder = Arc::new(Recorder::new(
+        schema_of(&model),
+        RecorderConfig {
+            window_ms: config.window_ms,
+            history,
+            tags: [("model_version".to_owned(), model.version().to_owned())].into(),
+            ..RecorderConfig::default()
+        },
+        Some(store_sink(store.clone())),
+    ));
+    // Resume: the windows within the horizon come back into memory.
+    let now = sextant::time::now_ms();
+    let read = store.read_range(now - config.horizon_ms, now)?;
+    for d in &read.damaged {
+        tracing::warn!(path = %d.path.display(), error = %d.error, "skipping damaged window file");
+    }
+    for (stored, bytes) in read.windows {
+        if let Ok(view) = ProfileView::from_bytes(&bytes) {
+            recorder.preload(stored.window, view);
+        }
+    }
+    let metrics = Metrics::new(model.version())?;
+    let state = AppState::new(model, recorder, baseline, metrics, Some(store), config);
+    let collector = ProfileCollector::new(state.clone())?;
+    state.metrics.registry.register(Box::new(collector))?;
+    Ok(state)
+}
+
+fn duration(flag: &str, text: &str) -> Result<i64> {
+    sextant::time::parse_duration_ms(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+async fn shutdown_signal(state: AppState) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining requests");
+    state.ready.store(false, Ordering::Relaxed);
+}
+
+/// Runs `sextant serve` until SIGTERM or SIGINT; then drains requests and stores the
+/// open window.
+///
+/// # Errors
+///
+/// Bad flags, an unloadable model, or an address that cannot be bound.
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    let config = ServerConfig {
+        window_ms: duration("window", &args.window)?,
+        horizon_ms: duration("drift-horizon", &args.drift_horizon)?,
+        retention_ms: duration("retention", &args.retention)?,
+    };
+    if config.horizon_ms < config.window_ms {
+        bail!(
+            "--drift-horizon ({}) must be at least one --window ({})",
+            args.drift_horizon,
+            args.window
+        );
+    }
+    let model = match &args.model {
+        None => Model::embedded()?.clone(),
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read model `{}`", path.display()))?;
+            Model::from_json(&json).with_context(|| format!("model `{}`", path.display()))?
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let state = build_state(model, &args.data_dir, config.clone())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(
+            %addr,
+            model = state.model.version(),
+            data_dir = %args.data_dir.display(),
+            window_s = config.window_ms / 1000,
+            "sextant serving"
+        );
+        // Window rotation every second; retention every ten minutes.
+        let ticker = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let mut n = 0u64;
+                loop {
+                    tick.tick().await;
+                    let rec = state.recorder.clone();
+                    let _ = tokio::task::spawn_blocking(move || rec.rotate()).await;
+                    if n.is_multiple_of(600)
+                        && let Some(store) = &state.store
+                    {
+                        let cutoff = sextant::time::now_ms() - state.config.retention_ms;
+                        match store.remove_older_than(cutoff) {
+                            Ok(0) => {}
+                            Ok(k) => tracing::info!(removed = k, "retention: removed old windows"),
+                            Err(e) => tracing::warn!(error = %e, "retention failed"),
+                        }
+                    }
+                    n += 1;
+                }
+            })
+        };
+        axum::serve(listener, app(state.clone()))
+            .with_graceful_shutdown(shutdown_signal(state.clone()))
+            .await
+            .context("server error")?;
+        ticker.abort();
+        let closed = state.recorder.flush();
+        tracing::info!(windows = closed.len(), "open window stored; bye");
+        anyhow::Ok(())
+    })
+}
