@@ -177,21 +177,24 @@ impl Recorder {
         for (start, p) in closed {
             let window = Window::new(start, start + self.config.window_ms);
             let view = p.view();
+            // History first, so a query never misses the window while the sink works.
+            {
+                let mut history = lock(&self.history);
+                // A late partial of a window already closed merges into it.
+                match history.iter_mut().find(|(w, _)| *w == window) {
+                    Some((_, existing)) => {
+                        if let Ok(m) = existing.merge(&view) {
+                            *existing = m;
+                        }
+                    }
+                    None => history.push_back((window, view.clone())),
+                }
+                while history.len() > self.config.history {
+                    history.pop_front();
+                }
+            }
             if let Some(sink) = &self.sink {
                 sink(window, &view);
-            }
-            let mut history = lock(&self.history);
-            // A late partial of a window already closed merges into it.
-            match history.iter_mut().find(|(w, _)| *w == window) {
-                Some((_, existing)) => {
-                    if let Ok(m) = existing.merge(&view) {
-                        *existing = m;
-                    }
-                }
-                None => history.push_back((window, view)),
-            }
-            while history.len() > self.config.history {
-                history.pop_front();
             }
             windows.push(window);
         }

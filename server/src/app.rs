@@ -103,35 +103,36 @@ fn range(q: &HashMap<String, String>, default_span_ms: i64) -> Result<Window, Ap
     Ok(Window::new(start, end))
 }
 
-/// The merged profile of every window overlapping `w`: closed ones from the store
-/// (or memory), plus the open one.
+/// The merged profile of every window overlapping `w`: the open one and the closed
+/// ones held in memory from the recorder, older closed ones from the store.
 pub fn profile_of_range(state: &AppState, w: Window) -> Result<ProfileView, ApiError> {
+    let history = state.recorder.history();
     let mut views = vec![state.recorder.live_view(w)];
-    match &state.store {
-        Some(store) => {
-            let read = store
-                .read_range(w.start_ms, w.end_ms)
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            for d in &read.damaged {
-                tracing::warn!(path = %d.path.display(), error = %d.error, "skipping damaged window file");
+    views.extend(
+        history
+            .iter()
+            .filter(|(win, _)| win.overlaps(w))
+            .map(|(_, v)| v.clone()),
+    );
+    if let Some(store) = &state.store {
+        let read = store
+            .read_range(w.start_ms, w.end_ms)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        for d in &read.damaged {
+            tracing::warn!(path = %d.path.display(), error = %d.error, "skipping damaged window file");
+        }
+        let in_memory = |win: &Window| history.iter().any(|(h, _)| h == win);
+        for (stored, bytes) in read.windows {
+            if in_memory(&stored.window) {
+                continue;
             }
-            for (stored, bytes) in read.windows {
-                match ProfileView::from_bytes(&bytes) {
-                    Ok(v) => views.push(v),
-                    Err(e) => {
-                        tracing::warn!(path = %stored.path.display(), error = %e, "skipping unreadable window")
-                    }
+            match ProfileView::from_bytes(&bytes) {
+                Ok(v) => views.push(v),
+                Err(e) => {
+                    tracing::warn!(path = %stored.path.display(), error = %e, "skipping unreadable window")
                 }
             }
         }
-        None => views.extend(
-            state
-                .recorder
-                .history()
-                .into_iter()
-                .filter(|(win, _)| win.overlaps(w))
-                .map(|(_, v)| v),
-        ),
     }
     ProfileView::merge_all(&views)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
