@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test lint fmt clippy doc rust-test python-test bench
+.PHONY: help run test lint fmt clippy doc rust-test python-test e2e e2e-deps bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,7 +20,7 @@ help: ## List the targets
 run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
 	cargo run --release -- serve
 
-test: lint rust-test python-test ## Run every check and test (what CI runs)
+test: lint rust-test python-test e2e ## Run every check and test (what CI runs)
 
 lint: fmt clippy doc ## Formatting, clippy with -D warnings, rustdoc with -D warnings
 
@@ -38,15 +38,29 @@ rust-test: ## Rust unit, integration, property and doc tests
 	cargo test -p sextant --features image --lib image::
 
 # The project virtualenv, remade only when the requirements change.
-$(VENV)/.installed: python/requirements-dev.txt
+$(VENV)/.installed: python/requirements-dev.txt tests/e2e/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r python/requirements-dev.txt -r tests/e2e/requirements.txt
 	touch $@
+
+# Debian packages the end-to-end tests run for real: Prometheus (promtool) and Chromium.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+e2e-deps: ## Install Prometheus and Chromium from Debian's packages (skipped when present)
+	@if command -v promtool >/dev/null && command -v chromium >/dev/null; then \
+		echo "promtool and chromium already installed"; \
+	else \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium; \
+	fi
 
 python-test: $(VENV)/.installed ## Build and install the Python package as a user would, then pytest
 	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
 	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
 		../python/tests --doctest-modules --pyargs sextant
+
+e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool and headless Chromium
+	cargo build --bin sextant
+	$(PY) -m pytest tests/e2e -q
 
 bench: ## Criterion benches (figures go in benches/RESULTS.md)
 	cargo bench -p sextant-benches

@@ -265,8 +265,8 @@ impl ProfileCollector {
         Ok(ProfileCollector {
             quantile: g(
                 "sextant_feature_quantile",
-                "Feature quantiles over the drift horizon.",
-                &["feature", "quantile"],
+                "Feature quantiles over the drift horizon, by rank q (`quantile` is reserved for summaries).",
+                &["feature", "q"],
             )?,
             mean: g(
                 "sextant_feature_mean",

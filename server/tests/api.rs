@@ -233,7 +233,7 @@ async fn metrics_cover_system_model_and_resources_with_bounded_labels() {
         "http_response_size_bytes_bucket",
         "http_requests_in_flight",
         "sextant_prediction_bucket{model=",
-        "sextant_feature_quantile{feature=\"alcohol_pct_vol\",quantile=\"0.5\"} 9.4",
+        "sextant_feature_quantile{feature=\"alcohol_pct_vol\",q=\"0.5\"} 9.4",
         "sextant_feature_mean{feature=\"prediction\"}",
         "sextant_feature_drift_score{feature=\"density\",method=\"wasserstein_norm\"}",
         "sextant_feature_drift{feature=\"density\"}",
