@@ -52,9 +52,7 @@ impl Distribution {
                 .fold((self.min, self.max), |(lo, hi), &x| (lo.min(x), hi.max(x)));
             self.min = lo;
             self.max = hi;
-            for &x in chunk {
-                self.quantiles.update(x);
-            }
+            self.quantiles.update_slice(chunk);
         }
     }
 

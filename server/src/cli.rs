@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Serve another exported model (JSON) instead of the embedded one.
     #[arg(long, env = "SEXTANT_MODEL")]
     pub model: Option<PathBuf>,
+    /// Do not profile requests (for measuring what profiling costs).
+    #[arg(long, env = "SEXTANT_NO_PROFILING")]
+    pub no_profiling: bool,
 }
 
 /// Options of `sextant profile`.

@@ -51,6 +51,8 @@ pub struct Metrics {
     in_flight: IntGauge,
     /// Predictions served.
     pub prediction: HistogramVec,
+    /// The served model's series of [`Metrics::prediction`] (looked up once).
+    pub model_prediction: prometheus::Histogram,
     /// Fields rejected by validation, by feature and reason.
     pub rejected_fields: IntCounterVec,
 }
@@ -66,7 +68,8 @@ fn status_class(status: u16) -> &'static str {
 }
 
 impl Metrics {
-    /// Registers every metric (the profile collector is added by [`Metrics::register_profiles`]).
+    /// Registers every metric but the profile collector, which needs the recorder and is
+    /// registered by the server at start-up.
     ///
     /// # Errors
     ///
@@ -147,7 +150,9 @@ impl Metrics {
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
         ))?;
+        let model_prediction = prediction.with_label_values(&[model_version]);
         Ok(Metrics {
+            model_prediction,
             registry,
             requests,
             duration,

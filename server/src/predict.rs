@@ -78,11 +78,11 @@ fn check<'a>(
     let mut errors = Vec::new();
     let mut failures = Vec::new();
     for (i, f) in model.features().iter().enumerate() {
-        let field = format!("{prefix}{}", f.name());
+        let field = || format!("{prefix}{}", f.name());
         match obj.get(f.name()) {
             None | Some(Json_::Null) => {
                 errors.push(FieldError {
-                    field,
+                    field: field(),
                     message: "required".into(),
                     kind: "missing",
                 });
@@ -100,7 +100,7 @@ fn check<'a>(
                         (None, _) => format!("at least {}", range.min),
                     };
                     errors.push(FieldError {
-                        field,
+                        field: field(),
                         message: format!("must be {bound}, got {x}"),
                         kind: "out_of_range",
                     });
@@ -109,7 +109,7 @@ fn check<'a>(
             }
             Some(other) => {
                 errors.push(FieldError {
-                    field,
+                    field: field(),
                     message: format!("must be a number, got {}", type_name(other)),
                     kind: "wrong_type",
                 });
@@ -299,6 +299,12 @@ fn serve_rows(state: &AppState, rows: &[Vec<f64>]) -> Vec<(f64, String)> {
         .iter()
         .map(|r| (state.model.predict(r), state.prediction_id()))
         .collect();
+    for (q, _) in &out {
+        state.metrics.model_prediction.observe(*q);
+    }
+    if !state.config.profiling {
+        return out;
+    }
     let n = state.model.n_features();
     state.recorder.with_live(|p| {
         for (row, (quality, _)) in rows.iter().zip(&out) {
@@ -309,12 +315,5 @@ fn serve_rows(state: &AppState, rows: &[Vec<f64>]) -> Vec<(f64, String)> {
         }
         p.add_rows(rows.len() as u64);
     });
-    let hist = state
-        .metrics
-        .prediction
-        .with_label_values(&[state.model.version()]);
-    for (q, _) in &out {
-        hist.observe(*q);
-    }
     out
 }

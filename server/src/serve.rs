@@ -164,6 +164,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         window_ms: duration("window", &args.window)?,
         horizon_ms: duration("drift-horizon", &args.drift_horizon)?,
         retention_ms: duration("retention", &args.retention)?,
+        profiling: !args.no_profiling,
     };
     if config.horizon_ms < config.window_ms {
         bail!(

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub horizon_ms: i64,
     /// How long closed windows are kept, ms.
     pub retention_ms: i64,
+    /// Whether requests are profiled (off only to measure what profiling costs).
+    pub profiling: bool,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +31,7 @@ impl Default for ServerConfig {
             window_ms: 60_000,
             horizon_ms: 15 * 60_000,
             retention_ms: 7 * 86_400_000,
+            profiling: true,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! wrapper that fixes the parameters sextant relies on:
 //!
 //! - [`Moments`]: count, mean and variance, merged exactly (Chan et al.);
-//! - [`Quantiles`]: a KLL sketch (Apache DataSketches) for quantiles, ranks and CDFs,
+//! - [`Quantiles`]: our own KLL sketch for quantiles, ranks and CDFs,
 //!   with a rank-error bound independent of the data's location and scale;
 //! - [`Cardinality`]: HyperLogLog++ over the fixed hash of [`crate::hash`];
 //! - [`FrequentItems`]: the DataSketches frequent-items sketch, for integers, booleans
@@ -12,6 +12,7 @@
 
 mod cardinality;
 mod frequent;
+mod kll;
 mod magnitudes;
 mod moments;
 mod quantiles;

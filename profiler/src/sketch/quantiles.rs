@@ -1,19 +1,18 @@
-//! Quantiles, ranks and CDFs from a KLL sketch.
+//! Quantiles, ranks and CDFs from a KLL sketch (our own: see `sketch/kll.rs`).
 
-use datasketches::common::SearchCriteria;
-use datasketches::kll::{KllFloat, KllSketch};
+use super::kll::Kll;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Quantiles of finite values, from a KLL sketch (Apache DataSketches).
+/// Quantiles of finite values, from a KLL sketch.
 ///
 /// The error is in rank, not value: a quantile query for rank `q` returns a value whose
 /// true rank is within [`Quantiles::rank_error`] of `q` (with 99 % confidence), whatever
 /// the data's location and scale — which is what KS, PSI and histograms need. With the
-/// default `k` of [`Quantiles::DEFAULT_K`] the bound is about 1 %, and the sketch of a
-/// million values keeps about 1,000 of them.
+/// default `k` of [`Quantiles::DEFAULT_K`] the bound is 0.99 %, and the sketch of a
+/// million values keeps about 800 of them. The minimum and maximum are exact.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Quantiles {
-    sketch: KllSketch<KllFloat<f64>>,
+    sketch: Kll,
 }
 
 impl Default for Quantiles {
@@ -23,8 +22,9 @@ impl Default for Quantiles {
 }
 
 impl Quantiles {
-    /// The default accuracy parameter.
-    pub const DEFAULT_K: u16 = 256;
+    /// The default accuracy parameter: the smallest round `k` whose rank error bound,
+    /// `2.296 / k^0.9723`, is under 1 % (0.986 %).
+    pub const DEFAULT_K: u16 = 272;
 
     /// An empty sketch with the default `k`.
     pub fn new() -> Self {
@@ -33,22 +33,37 @@ impl Quantiles {
 
     /// An empty sketch with accuracy parameter `k` (clamped to 8..=65535).
     pub fn with_k(k: u16) -> Self {
-        let sketch = KllSketch::new(k.max(8)).unwrap_or_default();
-        Quantiles { sketch }
+        Quantiles {
+            sketch: Kll::new(k),
+        }
     }
 
-    /// Adds one value; NaN is ignored (count it apart, see [`crate::Counts`]).
+    /// Adds one value; NaN (and ±∞) is ignored (count it apart, see [`crate::Counts`]).
     #[inline]
     pub fn update(&mut self, x: f64) {
-        if let Ok(v) = KllFloat::<f64>::new(x) {
-            self.sketch.update(v);
-        }
+        self.sketch.update(x);
+    }
+
+    /// Adds a slice of finite values: the same sketch as [`Quantiles::update`] on each
+    /// value, in a fraction of the time (no per-value call; level 0 is filled by slice).
+    /// The caller passes finite values; should one not be, the slice is taken value by
+    /// value, skipping what is not finite.
+    ///
+    /// ```
+    /// let mut q = sextant::sketch::Quantiles::new();
+    /// let xs: Vec<f64> = (1..=1000).map(f64::from).collect();
+    /// q.update_slice(&xs);
+    /// assert_eq!(q.count(), 1000);
+    /// assert_eq!(q.quantile(1.0), Some(1000.0));
+    /// ```
+    pub fn update_slice(&mut self, xs: &[f64]) {
+        self.sketch.update_slice(xs);
     }
 
     /// Merges `other` into this sketch.
     pub fn merge(&mut self, other: &Quantiles) {
-        // Fails only if the total weight would overflow u64: saturate instead.
-        let _ = self.sketch.merge(&other.sketch);
+        // Skipped only if the total count would overflow u64.
+        self.sketch.merge(&other.sketch);
     }
 
     /// Number of values seen.
@@ -58,26 +73,27 @@ impl Quantiles {
 
     /// Whether no value was seen.
     pub fn is_empty(&self) -> bool {
-        self.sketch.is_empty()
+        self.sketch.n() == 0
     }
 
     /// Number of values the sketch keeps.
     pub fn retained(&self) -> usize {
-        self.sketch.num_retained()
+        self.sketch.retained()
     }
 
     /// The single-sided normalized rank error (99 % confidence) for this sketch's `k`;
     /// 0 while the sketch still holds every value.
     pub fn rank_error(&self) -> f64 {
         if self.sketch.is_estimation_mode() {
-            self.sketch.normalized_rank_error()
+            self.sketch.rank_error_bound()
         } else {
             0.0
         }
     }
 
-    /// The value at normalized rank `q` in 0..=1 (inclusive criterion), if any value was
-    /// seen and `q` is in range.
+    /// The value at normalized rank `q` in 0..=1 (inclusive criterion: the smallest
+    /// retained value whose cumulative weight over the count is at least `q`; 0 and 1
+    /// give the exact minimum and maximum), if any value was seen and `q` is in range.
     ///
     /// ```
     /// let mut q = sextant::sketch::Quantiles::new();
@@ -86,45 +102,31 @@ impl Quantiles {
     /// assert_eq!(q.quantile(1.0), Some(100.0));
     /// ```
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        match self.sketch.quantile(q, SearchCriteria::Inclusive) {
-            Ok(Some(v)) => Some(v.into_inner()),
-            _ => None,
-        }
+        self.sketch.quantile(q)
     }
 
     /// The normalized rank of `x`: the share of values `<= x`.
     pub fn rank(&self, x: f64) -> Option<f64> {
-        let v = KllFloat::<f64>::new(x).ok()?;
-        self.sketch.rank(&v, SearchCriteria::Inclusive)
+        self.sketch.rank(x)
     }
 
     /// The share of values `<= x` at each of `points` (any order; NaN gives `None`).
     pub fn cdf(&self, points: &[f64]) -> Option<Vec<f64>> {
-        if self.is_empty() {
-            return None;
-        }
-        let view = self.sketch.sorted_view();
-        points
-            .iter()
-            .map(|&x| {
-                let v = KllFloat::<f64>::new(x).ok()?;
-                view.rank(&v, SearchCriteria::Inclusive)
-            })
-            .collect()
+        self.sketch.cdf(points)
     }
 
-    /// The compact DataSketches serialization.
+    /// The compact serialization (gap-coded sorted keys, see `sketch/kll.rs`): about 6.5 bytes per retained value.
     pub fn to_bytes(&self) -> Vec<u8> {
-        self.sketch.serialize()
+        self.sketch.to_bytes()
     }
 
-    /// Reads [`Quantiles::to_bytes`]' output.
+    /// Reads [`Quantiles::to_bytes`]' output, checking every field.
     ///
     /// # Errors
     ///
     /// A message saying what is wrong with the bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
-        KllSketch::deserialize(bytes)
+        Kll::from_bytes(bytes)
             .map(|sketch| Quantiles { sketch })
             .map_err(|e| format!("KLL sketch: {e}"))
     }

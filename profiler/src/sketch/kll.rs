@@ -1,0 +1,1010 @@
+//! A KLL quantile sketch of `f64` values (Karnin, Lang and Liberty 2016), written for
+//! the request path.
+//!
+//! It follows Apache DataSketches' KLL — the same level capacities (`k · (2/3)^depth`,
+//! at least 8), the same compaction schedule and so the same rank-error bound,
+//! `2.296 / k^0.9723` single-sided at 99 % — with three differences, measured in
+//! `benches/RESULTS.md`:
+//!
+//! - values are kept as order-preserving `u64` keys, level 0 unsorted and appended to
+//!   (one push per value; [`Kll::update_slice`] appends whole slices), sorted only when
+//!   it is compacted; upper levels stay sorted and are merged, never re-sorted;
+//! - the compaction's random offset is a hash of the stream length, the level and the
+//!   compacted keys (see [`coin`]), not a process-global RNG: the same values in the same
+//!   order give the same sketch, in any process, which keeps the tests deterministic and
+//!   re-serialization byte-identical;
+//! - the serialization sorts each level and codes the gaps between consecutive keys with
+//!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
+//!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
+
+/// Smallest capacity of a level (DataSketches' `m`).
+const MIN_LEVEL_CAPACITY: u32 = 8;
+/// At most this many levels: the top one weighs 2^63.
+const MAX_LEVELS: usize = 64;
+/// The first byte of [`Kll::to_bytes`].
+const VERSION: u8 = 1;
+/// Mixed into every compaction's coin, so the coins are fixed by the data alone.
+const SEED: u64 = 0x5EC7_A4E7_0B1A_5ED0;
+/// `3^d` for the capacities of depths up to 30.
+const POW3: [u64; 31] = {
+    let mut p = [1u64; 31];
+    let mut i = 1;
+    while i < 31 {
+        p[i] = p[i - 1] * 3;
+        i += 1;
+    }
+    p
+};
+
+/// The order-preserving key of a non-NaN `f64`: `a < b` (total order) iff
+/// `key(a) < key(b)`. Callers turn `-0.0` into `+0.0` first.
+#[inline(always)]
+fn key(x: f64) -> u64 {
+    let b = x.to_bits();
+    b ^ ((((b as i64) >> 63) as u64) | (1 << 63))
+}
+
+/// The value of a key (inverse of [`key`]).
+#[inline(always)]
+fn value(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k ^ (1 << 63) } else { !k })
+}
+
+/// The key of a finite value, with `-0.0` counted as `+0.0`.
+#[inline(always)]
+fn canonical_key(x: f64) -> u64 {
+    key(x + 0.0)
+}
+
+/// `round(k · (2/3)^depth)`, as DataSketches computes it.
+fn depth_capacity(k: u16, depth: usize) -> u32 {
+    if depth >= POW3.len() {
+        return 0;
+    }
+    let scaled = (u64::from(k) << (depth + 1)) / POW3[depth];
+    ((scaled + 1) >> 1) as u32
+}
+
+/// Capacity of `level` (0 = bottom) in a sketch of `num_levels` levels.
+fn level_capacity(k: u16, num_levels: usize, level: usize) -> u32 {
+    depth_capacity(k, num_levels - level - 1).max(MIN_LEVEL_CAPACITY)
+}
+
+/// Total capacity of a sketch of `num_levels` levels.
+fn total_capacity(k: u16, num_levels: usize) -> usize {
+    (0..num_levels)
+        .map(|level| level_capacity(k, num_levels, level) as usize)
+        .sum()
+}
+
+/// SplitMix64's output function: a well-mixed 64-bit hash of `z`.
+#[inline]
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The random offset (0 or 1) of one compaction: a hash of the stream length, the level
+/// and the smallest and largest keys being compacted.
+#[inline]
+fn coin(n: u64, level: usize, lo: u64, hi: u64) -> usize {
+    let z = SEED
+        ^ n
+        ^ (level as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+        ^ lo.rotate_left(17)
+        ^ hi.rotate_left(41);
+    (splitmix64(splitmix64(z)) >> 63) as usize
+}
+
+/// Merges two sorted slices into `out` (cleared first).
+fn merge_sorted(a: &[u64], b: &[u64], out: &mut Vec<u64>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, y) = (a[i], b[j]);
+        let take_a = x <= y;
+        out.push(if take_a { x } else { y });
+        i += usize::from(take_a);
+        j += usize::from(!take_a);
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
+/// The normalized rank error of DataSketches' KLL for `k`: single-sided, 99 % confidence.
+pub(crate) fn normalized_rank_error(k: u16) -> f64 {
+    2.296 / f64::from(k).powf(0.9723)
+}
+
+/// A KLL sketch of finite `f64` values (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Kll {
+    /// Accuracy parameter: the capacity of the top level.
+    k: u16,
+    /// The smallest `k` of any sketch merged in while it was estimating (sets the error).
+    min_k: u16,
+    /// Values seen.
+    n: u64,
+    /// Key of the smallest value (`u64::MAX` while empty).
+    min: u64,
+    /// Key of the largest value (0 while empty).
+    max: u64,
+    /// Level 0: keys of weight 1, unsorted.
+    level0: Vec<u64>,
+    /// Levels 1.. (`upper[h - 1]` is level `h`, weight `2^h`), each sorted.
+    upper: Vec<Vec<u64>>,
+    /// Keys held, all levels.
+    retained: usize,
+    /// Total capacity for the current number of levels.
+    capacity: usize,
+    /// Merge buffer, reused.
+    scratch: Vec<u64>,
+}
+
+impl Clone for Kll {
+    fn clone(&self) -> Self {
+        Kll {
+            k: self.k,
+            min_k: self.min_k,
+            n: self.n,
+            min: self.min,
+            max: self.max,
+            level0: self.level0.clone(),
+            upper: self.upper.clone(),
+            retained: self.retained,
+            capacity: self.capacity,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+/// Equal parameters, extremes, sorted levels, and the same multiset at level 0 (whose
+/// order is not part of the state: compaction sorts it).
+impl PartialEq for Kll {
+    fn eq(&self, other: &Self) -> bool {
+        let sorted = |v: &[u64]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v
+        };
+        self.k == other.k
+            && self.min_k == other.min_k
+            && self.n == other.n
+            && self.min == other.min
+            && self.max == other.max
+            && self.upper == other.upper
+            && sorted(&self.level0) == sorted(&other.level0)
+    }
+}
+
+impl Kll {
+    /// An empty sketch with accuracy parameter `k` (at least 8).
+    pub(crate) fn new(k: u16) -> Self {
+        let k = k.max(MIN_LEVEL_CAPACITY as u16);
+        Kll {
+            k,
+            min_k: k,
+            n: 0,
+            min: u64::MAX,
+            max: 0,
+            level0: Vec::new(),
+            upper: Vec::new(),
+            retained: 0,
+            capacity: total_capacity(k, 1),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Values seen.
+    pub(crate) fn n(&self) -> u64 {
+        self.n
+    }
+
+    /// Keys held.
+    pub(crate) fn retained(&self) -> usize {
+        self.retained
+    }
+
+    /// Whether some values were compacted away (then ranks are estimates).
+    pub(crate) fn is_estimation_mode(&self) -> bool {
+        !self.upper.is_empty()
+    }
+
+    /// The normalized rank error bound (99 %, single-sided) of this sketch's `k`.
+    pub(crate) fn rank_error_bound(&self) -> f64 {
+        normalized_rank_error(self.min_k)
+    }
+
+    fn num_levels(&self) -> usize {
+        1 + self.upper.len()
+    }
+
+    fn level_len(&self, level: usize) -> usize {
+        if level == 0 {
+            self.level0.len()
+        } else {
+            self.upper[level - 1].len()
+        }
+    }
+
+    /// Adds one value; NaN and infinities are ignored.
+    #[inline]
+    pub(crate) fn update(&mut self, x: f64) {
+        if !x.is_finite() {
+            return;
+        }
+        let k = canonical_key(x);
+        if self.retained >= self.capacity {
+            self.compress_while_updating();
+        }
+        self.n += 1;
+        self.retained += 1;
+        self.min = self.min.min(k);
+        self.max = self.max.max(k);
+        self.level0.push(k);
+    }
+
+    /// Adds finite values; the same sketch as [`Kll::update`] on each, faster. Falls back
+    /// to one by one (skipping them) if some value is not finite.
+    pub(crate) fn update_slice(&mut self, xs: &[f64]) {
+        if !xs.iter().all(|x| x.is_finite()) {
+            xs.iter().for_each(|&x| self.update(x));
+            return;
+        }
+        let mut rest = xs;
+        while !rest.is_empty() {
+            if self.retained >= self.capacity {
+                self.compress_while_updating();
+            }
+            let free = self.capacity.saturating_sub(self.retained).max(1);
+            let (head, tail) = rest.split_at(free.min(rest.len()));
+            rest = tail;
+            let (lo, hi) = head
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            self.min = self.min.min(canonical_key(lo));
+            self.max = self.max.max(canonical_key(hi));
+            self.level0.extend(head.iter().map(|&x| canonical_key(x)));
+            self.n += head.len() as u64;
+            self.retained += head.len();
+        }
+    }
+
+    /// Compacts the lowest level at or over its capacity (DataSketches'
+    /// `compress_while_updating`), adding a level on top if that was the top one.
+    #[cold]
+    fn compress_while_updating(&mut self) {
+        let levels = self.num_levels();
+        let level = (0..levels)
+            .find(|&h| self.level_len(h) >= level_capacity(self.k, levels, h) as usize)
+            .unwrap_or(0);
+        if level + 1 == levels {
+            self.upper.push(Vec::new());
+        }
+        self.compact(level);
+        self.capacity = total_capacity(self.k, self.num_levels());
+    }
+
+    /// Sorts `level` if it is level 0, keeps its smallest key there if its size is odd,
+    /// and promotes every other one of the rest (random offset) into the level above,
+    /// which must exist.
+    fn compact(&mut self, level: usize) {
+        let mut cur = if level == 0 {
+            std::mem::take(&mut self.level0)
+        } else {
+            std::mem::take(&mut self.upper[level - 1])
+        };
+        if level == 0 {
+            cur.sort_unstable();
+        }
+        let odd = cur.len() & 1;
+        let half = (cur.len() - odd) / 2;
+        if half > 0 {
+            let offset = coin(self.n, level, cur[odd], cur[cur.len() - 1]);
+            for i in 0..half {
+                cur[odd + i] = cur[odd + offset + 2 * i];
+            }
+            let promoted = &cur[odd..odd + half];
+            let above = &mut self.upper[level];
+            if above.is_empty() {
+                above.extend_from_slice(promoted);
+            } else {
+                merge_sorted(promoted, above, &mut self.scratch);
+                std::mem::swap(above, &mut self.scratch);
+            }
+            cur.truncate(odd);
+            self.retained -= half;
+        }
+        if level == 0 {
+            self.level0 = cur;
+        } else {
+            self.upper[level - 1] = cur;
+        }
+    }
+
+    /// After a merge: one pass up the levels compacting each one at or over capacity
+    /// while the sketch is over its total capacity (DataSketches' `general_compress`),
+    /// then single compactions until it is within capacity.
+    fn general_compress(&mut self) {
+        let mut levels = self.num_levels();
+        let mut target = total_capacity(self.k, levels);
+        let mut level = 0;
+        while level < levels {
+            let cap = level_capacity(self.k, levels, level) as usize;
+            if self.retained >= target && self.level_len(level) >= cap {
+                if level + 1 == self.num_levels() {
+                    self.upper.push(Vec::new());
+                }
+                self.compact(level);
+                if level + 1 == levels {
+                    levels += 1;
+                    target += level_capacity(self.k, levels, 0) as usize;
+                }
+            }
+            level += 1;
+        }
+        while self.upper.last().is_some_and(Vec::is_empty) {
+            self.upper.pop();
+        }
+        self.capacity = total_capacity(self.k, self.num_levels());
+        while self.retained > self.capacity {
+            self.compress_while_updating();
+        }
+    }
+
+    /// Merges `other` into this sketch. Counts add exactly; a merge whose count would
+    /// overflow `u64` is skipped.
+    pub(crate) fn merge(&mut self, other: &Kll) {
+        if other.n == 0 {
+            return;
+        }
+        let Some(n) = self.n.checked_add(other.n) else {
+            return;
+        };
+        if other.is_estimation_mode() {
+            self.min_k = self.min_k.min(other.min_k);
+        }
+        self.n = n;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.level0.extend_from_slice(&other.level0);
+        for (i, theirs) in other.upper.iter().enumerate() {
+            if i == self.upper.len() {
+                self.upper.push(Vec::new());
+            }
+            let ours = &mut self.upper[i];
+            if ours.is_empty() {
+                ours.extend_from_slice(theirs);
+            } else if !theirs.is_empty() {
+                merge_sorted(ours, theirs, &mut self.scratch);
+                std::mem::swap(ours, &mut self.scratch);
+            }
+        }
+        self.retained += other.retained;
+        self.general_compress();
+    }
+
+    /// All retained keys, sorted, with their cumulative weights.
+    fn sorted_view(&self) -> Vec<(u64, u64)> {
+        let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained);
+        items.extend(self.level0.iter().map(|&k| (k, 1)));
+        for (i, level) in self.upper.iter().enumerate() {
+            items.extend(level.iter().map(|&k| (k, 1u64 << (i + 1))));
+        }
+        items.sort_unstable_by_key(|&(k, _)| k);
+        let mut total = 0u64;
+        for item in &mut items {
+            total += item.1;
+            item.1 = total;
+        }
+        items
+    }
+
+    /// The smallest retained value whose cumulative weight over `n` is at least `q`;
+    /// `q = 0` gives the exact minimum, `q = 1` the exact maximum.
+    pub(crate) fn quantile(&self, q: f64) -> Option<f64> {
+        if self.n == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        if q == 0.0 {
+            return Some(value(self.min));
+        }
+        if q == 1.0 {
+            return Some(value(self.max));
+        }
+        let view = self.sorted_view();
+        let n = self.n as f64;
+        let i = view.partition_point(|&(_, cum)| (cum as f64 / n) < q);
+        view.get(i.min(view.len() - 1)).map(|&(k, _)| value(k))
+    }
+
+    /// The estimated share of values `<= x`.
+    pub(crate) fn rank(&self, x: f64) -> Option<f64> {
+        if self.n == 0 || x.is_nan() {
+            return None;
+        }
+        let kx = canonical_key(x);
+        let mut weight = self.level0.iter().filter(|&&k| k <= kx).count() as u64;
+        for (i, level) in self.upper.iter().enumerate() {
+            weight += (level.partition_point(|&k| k <= kx) as u64) << (i + 1);
+        }
+        Some(weight as f64 / self.n as f64)
+    }
+
+    /// The estimated share of values `<= p` for each of `points` (any order); `None` if
+    /// the sketch is empty or a point is NaN.
+    pub(crate) fn cdf(&self, points: &[f64]) -> Option<Vec<f64>> {
+        if self.n == 0 || points.iter().any(|p| p.is_nan()) {
+            return None;
+        }
+        let view = self.sorted_view();
+        let n = self.n as f64;
+        let out = points
+            .iter()
+            .map(|&p| {
+                let kp = canonical_key(p);
+                match view.partition_point(|&(k, _)| k <= kp) {
+                    0 => 0.0,
+                    i => view[i - 1].1 as f64 / n,
+                }
+            })
+            .collect();
+        Some(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Serialization
+// ---------------------------------------------------------------------------------------
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Bits packed least significant first.
+struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    bits: u32,
+}
+
+impl BitWriter {
+    /// Appends the low `n` bits of `v` (`n <= 32`).
+    fn put(&mut self, v: u64, n: u32) {
+        debug_assert!(n <= 32);
+        let v = if n == 0 {
+            0
+        } else {
+            v & (u64::MAX >> (64 - n))
+        };
+        self.acc |= v << self.bits;
+        self.bits += n;
+        while self.bits >= 8 {
+            self.out.push(self.acc as u8);
+            self.acc >>= 8;
+            self.bits -= 8;
+        }
+    }
+
+    /// Appends the low `n` bits of `v` (`n <= 64`).
+    fn put_wide(&mut self, v: u64, n: u32) {
+        if n > 32 {
+            self.put(v, 32);
+            self.put(v >> 32, n - 32);
+        } else {
+            self.put(v, n);
+        }
+    }
+
+    /// Exponential-Golomb code of order `b`: the quotient `q = (v >> b) + 1` in Elias
+    /// gamma (its length − 1 in zeros, then its bits from the top), then `b` low bits.
+    fn exp_golomb(&mut self, v: u64, b: u32) {
+        let q = u128::from(v >> b) + 1;
+        let len = 128 - q.leading_zeros(); // 1..=65
+        for _ in 0..len - 1 {
+            self.put(0, 1);
+        }
+        self.put(1, 1);
+        // The bits of q below its top bit, most significant first.
+        for i in (0..len - 1).rev() {
+            self.put((q >> i) as u64 & 1, 1);
+        }
+        self.put_wide(v, b);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        if self.bits > 0 {
+            self.out.push(self.acc as u8);
+        }
+        self.out
+    }
+}
+
+/// Bits of an Exp-Golomb code of order `b` for `v`.
+fn exp_golomb_len(v: u64, b: u32) -> u64 {
+    let q = u128::from(v >> b) + 1;
+    let len = u64::from(128 - q.leading_zeros());
+    2 * len - 1 + u64::from(b)
+}
+
+/// The gaps between consecutive keys of a sorted level, the first one from `base`.
+fn gaps(level: &[u64], base: u64) -> impl Iterator<Item = u64> + '_ {
+    let mut prev = base;
+    level.iter().map(move |&k| {
+        let g = k - prev;
+        prev = k;
+        g
+    })
+}
+
+/// The Exp-Golomb order that codes `level`'s gaps in the fewest bits.
+fn best_order(level: &[u64], base: u64) -> u32 {
+    (0..64)
+        .min_by_key(|&b| gaps(level, base).map(|g| exp_golomb_len(g, b)).sum::<u64>())
+        .unwrap_or(0)
+}
+
+/// Reads [`Kll::to_bytes`]' fields, each checked.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self, what: &str) -> Result<u8, String> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| format!("truncated before {what}"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self, what: &str) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte(what)?;
+            let bits = u64::from(b & 0x7F);
+            if shift == 63 && bits > 1 {
+                return Err(format!("{what} overflows 64 bits"));
+            }
+            v |= bits << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(format!("{what} overflows 64 bits"))
+    }
+
+    fn f64(&mut self, what: &str) -> Result<f64, String> {
+        let end = self.pos + 8;
+        let b = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or_else(|| format!("truncated before {what}"))?;
+        self.pos = end;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(f64::from_le_bytes(a))
+    }
+}
+
+/// Bits read least significant first, as [`BitWriter`] wrote them.
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    /// Position in bits.
+    pos: usize,
+}
+
+impl BitReader<'_> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() * 8 - self.pos
+    }
+
+    /// The next `n <= 32` bits.
+    fn get(&mut self, n: u32) -> Result<u64, String> {
+        if n == 0 {
+            return Ok(0);
+        }
+        if (n as usize) > self.remaining() {
+            return Err("truncated in the retained values".into());
+        }
+        let byte = self.pos / 8;
+        let end = (byte + 8).min(self.bytes.len());
+        let mut a = [0u8; 8];
+        a[..end - byte].copy_from_slice(&self.bytes[byte..end]);
+        let v = (u64::from_le_bytes(a) >> (self.pos % 8)) & (u64::MAX >> (64 - n));
+        self.pos += n as usize;
+        Ok(v)
+    }
+
+    fn get_wide(&mut self, n: u32) -> Result<u64, String> {
+        if n > 32 {
+            let lo = self.get(32)?;
+            Ok(lo | (self.get(n - 32)? << 32))
+        } else {
+            self.get(n)
+        }
+    }
+
+    fn exp_golomb(&mut self, b: u32) -> Result<u64, String> {
+        let mut zeros = 0u32;
+        while self.get(1)? == 0 {
+            zeros += 1;
+            if zeros > 64 {
+                return Err("a gap code is longer than 64 bits".into());
+            }
+        }
+        let mut q = 1u128;
+        for _ in 0..zeros {
+            q = (q << 1) | u128::from(self.get(1)?);
+        }
+        let high = q - 1;
+        if b < 64 && high >> (64 - b) != 0 {
+            return Err("a gap overflows 64 bits".into());
+        }
+        let low = self.get_wide(b)?;
+        Ok(((high as u64) << b) | low)
+    }
+}
+
+impl Kll {
+    /// The compact serialization: a version byte, `k`, `min_k` and `n` as varints; if
+    /// `n > 0`, the exact minimum and maximum (little-endian `f64`), the number of levels
+    /// (one byte), each level's size (varints), then a bit stream with, per non-empty
+    /// level, a 6-bit Exp-Golomb order and the gaps between its sorted keys (the first
+    /// from the minimum's key), so a level of `m` keys over a key range `R` takes about
+    /// `m · (log2(R / m) + 2)` bits.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![VERSION];
+        write_varint(&mut out, u64::from(self.k));
+        write_varint(&mut out, u64::from(self.min_k));
+        write_varint(&mut out, self.n);
+        if self.n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&value(self.min).to_le_bytes());
+        out.extend_from_slice(&value(self.max).to_le_bytes());
+        out.push(self.num_levels() as u8);
+        for level in 0..self.num_levels() {
+            write_varint(&mut out, self.level_len(level) as u64);
+        }
+        let mut level0 = self.level0.clone();
+        level0.sort_unstable();
+        let mut bits = BitWriter {
+            out,
+            acc: 0,
+            bits: 0,
+        };
+        for level in std::iter::once(&level0).chain(&self.upper) {
+            if level.is_empty() {
+                continue;
+            }
+            let b = best_order(level, self.min);
+            bits.put(u64::from(b), 6);
+            for g in gaps(level, self.min) {
+                bits.exp_golomb(g, b);
+            }
+        }
+        bits.finish()
+    }
+
+    /// Reads [`Kll::to_bytes`]' output, checking every field and invariant.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Kll, String> {
+        let mut r = Reader { bytes, pos: 0 };
+        let version = r.byte("the version")?;
+        if version != VERSION {
+            return Err(format!(
+                "unknown version {version} (this build reads {VERSION})"
+            ));
+        }
+        let k = r.varint("k")?;
+        let min_k = r.varint("min k")?;
+        let n = r.varint("the count")?;
+        let floor = u64::from(MIN_LEVEL_CAPACITY);
+        if !(floor..=u64::from(u16::MAX)).contains(&k) {
+            return Err(format!("k {k} is outside {floor}..=65535"));
+        }
+        if !(floor..=k).contains(&min_k) {
+            return Err(format!("min k {min_k} is outside {floor}..={k}"));
+        }
+        let (k, min_k) = (k as u16, min_k as u16);
+        let mut sketch = Kll::new(k);
+        sketch.min_k = min_k;
+        if n == 0 {
+            if r.pos != bytes.len() {
+                return Err("bytes after an empty sketch".into());
+            }
+            if min_k != k {
+                return Err("an empty sketch with min k below k".into());
+            }
+            return Ok(sketch);
+        }
+        let (min, max) = (r.f64("the minimum")?, r.f64("the maximum")?);
+        for (name, v) in [("minimum", min), ("maximum", max)] {
+            if !v.is_finite() || v.to_bits() == (-0.0f64).to_bits() {
+                return Err(format!("the {name} {v:?} is not a finite, canonical value"));
+            }
+        }
+        if min > max {
+            return Err(format!("minimum {min} above maximum {max}"));
+        }
+        let (kmin, kmax) = (key(min), key(max));
+        let levels = usize::from(r.byte("the number of levels")?);
+        if !(1..=MAX_LEVELS).contains(&levels) {
+            return Err(format!("{levels} levels (1..={MAX_LEVELS} allowed)"));
+        }
+        let capacity = total_capacity(k, levels);
+        let mut sizes = Vec::with_capacity(levels);
+        let (mut weight, mut retained) = (0u64, 0usize);
+        for level in 0..levels {
+            let size = r.varint("a level size")?;
+            let too_many = || format!("{size} values at level {level}: over capacity {capacity}");
+            let size_usize = usize::try_from(size).map_err(|_| too_many())?;
+            retained = retained
+                .checked_add(size_usize)
+                .filter(|&t| t <= capacity)
+                .ok_or_else(too_many)?;
+            weight = size
+                .checked_mul(1u64 << level)
+                .and_then(|w| weight.checked_add(w))
+                .ok_or_else(|| format!("level {level}'s weight overflows 64 bits"))?;
+            sizes.push(size_usize);
+        }
+        if weight != n {
+            return Err(format!("the levels weigh {weight}, the count says {n}"));
+        }
+        if sizes[levels - 1] == 0 {
+            return Err("the top level is empty".into());
+        }
+        let mut bits = BitReader {
+            bytes: &bytes[r.pos..],
+            pos: 0,
+        };
+        if retained > bits.remaining() {
+            return Err(format!(
+                "{retained} values cannot fit in {} bytes",
+                bytes.len() - r.pos
+            ));
+        }
+        let mut read = Vec::with_capacity(levels);
+        for (level, &size) in sizes.iter().enumerate() {
+            let mut keys = Vec::with_capacity(size);
+            if size > 0 {
+                let b = bits.get(6)? as u32;
+                let mut prev = kmin;
+                for _ in 0..size {
+                    let g = bits.exp_golomb(b)?;
+                    prev = prev
+                        .checked_add(g)
+                        .filter(|&k| k <= kmax)
+                        .ok_or_else(|| format!("a value at level {level} is above the maximum"))?;
+                    let v = value(prev);
+                    if !v.is_finite() || v.to_bits() == (-0.0f64).to_bits() {
+                        return Err(format!("level {level} holds {v:?}"));
+                    }
+                    keys.push(prev);
+                }
+            }
+            read.push(keys);
+        }
+        if bits.remaining() >= 8 {
+            return Err("bytes after the retained values".into());
+        }
+        if bits.remaining() > 0 && bits.get(bits.remaining() as u32)? != 0 {
+            return Err("stray bits after the retained values".into());
+        }
+        if levels == 1 {
+            let level0 = &read[0];
+            if level0.first() != Some(&kmin) || level0.last() != Some(&kmax) {
+                return Err(
+                    "an exact sketch whose extremes are not its first and last values".into(),
+                );
+            }
+            if min_k != k {
+                return Err("an exact sketch with min k below k".into());
+            }
+        }
+        let mut read = read.into_iter();
+        sketch.level0 = read.next().unwrap_or_default();
+        sketch.upper = read.collect();
+        sketch.n = n;
+        sketch.min = kmin;
+        sketch.max = kmax;
+        sketch.retained = retained;
+        sketch.capacity = capacity;
+        Ok(sketch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic stream of `n` well-spread values (a LCG, no `rand` needed here).
+    fn stream(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 1e3
+            })
+            .collect()
+    }
+
+    /// The largest gap between the sketch's rank of each sorted value and its true rank.
+    fn max_rank_error(sketch: &Kll, xs: &[f64]) -> f64 {
+        let mut sorted = xs.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        sorted
+            .iter()
+            .step_by(97)
+            .map(|&x| {
+                let truth = sorted.partition_point(|&y| y <= x) as f64 / n;
+                (sketch.rank(x).unwrap() - truth).abs()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn keys_preserve_order_and_round_trip() {
+        let xs = [
+            f64::MIN,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            0.0,
+            5e-324,
+            1.0,
+            f64::MAX,
+        ];
+        for w in xs.windows(2) {
+            assert!(key(w[0]) < key(w[1]), "{} < {}", w[0], w[1]);
+        }
+        for x in xs {
+            assert_eq!(value(key(x)).to_bits(), x.to_bits());
+        }
+        assert_eq!(canonical_key(-0.0), key(0.0));
+    }
+
+    #[test]
+    fn capacities_match_datasketches() {
+        // DataSketches' KLL with k = 200: the top levels hold 200, 133, 89, 59, ... and
+        // nothing goes below 8.
+        assert_eq!(depth_capacity(200, 0), 200);
+        assert_eq!(depth_capacity(200, 1), 133);
+        assert_eq!(depth_capacity(200, 2), 89);
+        assert_eq!(depth_capacity(200, 3), 59);
+        assert_eq!(level_capacity(200, 20, 0), 8);
+        assert!((normalized_rank_error(272) - 0.00986).abs() < 5e-5);
+    }
+
+    #[test]
+    fn within_the_rank_bound_and_exact_at_the_extremes() {
+        let xs = stream(200_000, 1);
+        let mut sketch = Kll::new(272);
+        xs.iter().for_each(|&x| sketch.update(x));
+        assert_eq!(sketch.n(), 200_000);
+        assert!(sketch.is_estimation_mode());
+        assert!(sketch.retained() < 2_000, "{} retained", sketch.retained());
+        let err = max_rank_error(&sketch, &xs);
+        assert!(err <= sketch.rank_error_bound(), "rank error {err}");
+        let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(sketch.quantile(0.0), Some(lo));
+        assert_eq!(sketch.quantile(1.0), Some(hi));
+    }
+
+    #[test]
+    fn slices_give_the_same_sketch_as_single_updates() {
+        let xs = stream(50_000, 2);
+        let mut one = Kll::new(200);
+        xs.iter().for_each(|&x| one.update(x));
+        let mut sliced = Kll::new(200);
+        for chunk in xs.chunks(777) {
+            sliced.update_slice(chunk);
+        }
+        assert_eq!(one, sliced);
+        assert_eq!(one.to_bytes(), sliced.to_bytes());
+    }
+
+    #[test]
+    fn the_same_stream_gives_the_same_bytes() {
+        let xs = stream(30_000, 3);
+        let build = || {
+            let mut s = Kll::new(272);
+            s.update_slice(&xs);
+            s.to_bytes()
+        };
+        assert_eq!(build(), build());
+    }
+
+    #[test]
+    fn merged_parts_keep_the_bound() {
+        let xs = stream(120_000, 4);
+        let mut merged = Kll::new(272);
+        for part in xs.chunks(10_000) {
+            let mut s = Kll::new(272);
+            s.update_slice(part);
+            merged.merge(&s);
+        }
+        assert_eq!(merged.n(), 120_000);
+        assert!(merged.retained() <= total_capacity(272, merged.num_levels()));
+        let err = max_rank_error(&merged, &xs);
+        assert!(err <= merged.rank_error_bound(), "rank error {err}");
+    }
+
+    #[test]
+    fn serialization_round_trips_exactly() {
+        for n in [0, 1, 7, 300, 5_000, 80_000] {
+            let mut s = Kll::new(272);
+            s.update_slice(&stream(n, 5));
+            let bytes = s.to_bytes();
+            let back = Kll::from_bytes(&bytes).unwrap();
+            assert_eq!(back, s, "n = {n}");
+            assert_eq!(back.to_bytes(), bytes, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn serialization_is_compact() {
+        let mut s = Kll::new(272);
+        s.update_slice(&stream(1_000_000, 6));
+        let bytes = s.to_bytes().len();
+        assert!(
+            bytes < 8 * s.retained(),
+            "{bytes} bytes for {} keys",
+            s.retained()
+        );
+    }
+
+    #[test]
+    fn hostile_bytes_are_errors_not_panics() {
+        let mut s = Kll::new(64);
+        s.update_slice(&stream(5_000, 7));
+        let bytes = s.to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(Kll::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut accepted = 0;
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                // Either an error, or a sketch that is valid by every invariant.
+                if let Ok(k) = Kll::from_bytes(&b) {
+                    accepted += 1;
+                    assert!(k.retained() <= k.capacity);
+                    let _ = k.quantile(0.5);
+                }
+            }
+        }
+        assert!(accepted < bytes.len() * 8);
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(Kll::from_bytes(&long).is_err());
+        assert!(Kll::from_bytes(&[VERSION, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
+    }
+
+    #[test]
+    fn non_finite_values_are_skipped() {
+        let mut s = Kll::new(16);
+        s.update_slice(&[1.0, f64::NAN, f64::INFINITY, 2.0]);
+        s.update(f64::NEG_INFINITY);
+        assert_eq!(s.n(), 2);
+        assert_eq!(s.quantile(1.0), Some(2.0));
+        assert_eq!(s.rank(f64::NAN), None);
+    }
+}
