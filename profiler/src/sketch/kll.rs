@@ -98,20 +98,27 @@ fn coin(n: u64, level: usize, lo: u64, hi: u64) -> usize {
     (splitmix64(splitmix64(z)) >> 63) as usize
 }
 
-/// Merges two sorted slices into `out` (cleared first).
-fn merge_sorted(a: &[u64], b: &[u64], out: &mut Vec<u64>) {
-    out.clear();
-    out.reserve(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, y) = (a[i], b[j]);
-        let take_a = x <= y;
-        out.push(if take_a { x } else { y });
-        i += usize::from(take_a);
-        j += usize::from(!take_a);
+/// Merges the sorted `src` into the sorted `dst`, in place: `dst` grows by `src.len()`
+/// and is filled from the back, so no buffer moves between levels and none is
+/// allocated once `dst` has grown to its level's size.
+fn merge_into(dst: &mut Vec<u64>, src: &[u64]) {
+    if src.is_empty() {
+        return;
     }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
+    let (mut i, mut j) = (dst.len(), src.len());
+    dst.reserve_exact(j);
+    dst.resize(i + j, 0);
+    let mut w = dst.len();
+    while j > 0 {
+        w -= 1;
+        if i > 0 && dst[i - 1] > src[j - 1] {
+            dst[w] = dst[i - 1];
+            i -= 1;
+        } else {
+            dst[w] = src[j - 1];
+            j -= 1;
+        }
+    }
 }
 
 /// The normalized rank error of DataSketches' KLL for `k`: single-sided, 99 % confidence.
@@ -138,10 +145,10 @@ pub(crate) struct Kll {
     upper: Vec<Vec<u64>>,
     /// Keys held, all levels.
     retained: usize,
+    /// `depth_capacity(k, d)` for each depth `d` below [`POW3`]'s length (0 beyond).
+    depth_caps: [u32; 31],
     /// Total capacity for the current number of levels.
     capacity: usize,
-    /// Merge buffer, reused.
-    scratch: Vec<u64>,
 }
 
 impl Clone for Kll {
@@ -155,8 +162,8 @@ impl Clone for Kll {
             level0: self.level0.clone(),
             upper: self.upper.clone(),
             retained: self.retained,
+            depth_caps: self.depth_caps,
             capacity: self.capacity,
-            scratch: Vec::new(),
         }
     }
 }
@@ -193,8 +200,8 @@ impl Kll {
             level0: Vec::new(),
             upper: Vec::new(),
             retained: 0,
+            depth_caps: std::array::from_fn(|d| depth_capacity(k, d)),
             capacity: total_capacity(k, 1),
-            scratch: Vec::new(),
         }
     }
 
@@ -218,6 +225,20 @@ impl Kll {
         normalized_rank_error(self.min_k)
     }
 
+    /// Capacity of `level` in a sketch of `levels` levels ([`level_capacity`], from the
+    /// table: this is on the update path).
+    #[inline]
+    fn cap(&self, levels: usize, level: usize) -> usize {
+        let depth = levels - level - 1;
+        let c = self.depth_caps.get(depth).copied().unwrap_or(0);
+        c.max(MIN_LEVEL_CAPACITY) as usize
+    }
+
+    /// Total capacity of `levels` levels.
+    fn total_cap(&self, levels: usize) -> usize {
+        (0..levels).map(|h| self.cap(levels, h)).sum()
+    }
+
     fn num_levels(&self) -> usize {
         1 + self.upper.len()
     }
@@ -239,6 +260,9 @@ impl Kll {
         let k = canonical_key(x);
         if self.retained >= self.capacity {
             self.compress_while_updating();
+        }
+        if self.level0.len() == self.level0.capacity() {
+            self.reserve_level0();
         }
         self.n += 1;
         self.retained += 1;
@@ -269,6 +293,9 @@ impl Kll {
                 });
             self.min = self.min.min(canonical_key(lo));
             self.max = self.max.max(canonical_key(hi));
+            if self.level0.capacity() - self.level0.len() < head.len() {
+                self.reserve_level0();
+            }
             self.level0.extend(head.iter().map(|&x| canonical_key(x)));
             self.n += head.len() as u64;
             self.retained += head.len();
@@ -281,13 +308,21 @@ impl Kll {
     fn compress_while_updating(&mut self) {
         let levels = self.num_levels();
         let level = (0..levels)
-            .find(|&h| self.level_len(h) >= level_capacity(self.k, levels, h) as usize)
+            .find(|&h| self.level_len(h) >= self.cap(levels, h))
             .unwrap_or(0);
         if level + 1 == levels {
             self.upper.push(Vec::new());
         }
         self.compact(level);
-        self.capacity = total_capacity(self.k, self.num_levels());
+        self.capacity = self.total_cap(self.num_levels());
+        self.reserve_level0();
+    }
+
+    /// Level 0 takes at most the free capacity before the next compaction: reserve
+    /// exactly that, so its buffer never doubles past the sketch's total capacity.
+    fn reserve_level0(&mut self) {
+        let free = self.capacity.saturating_sub(self.retained);
+        self.level0.reserve_exact(free);
     }
 
     /// Sorts `level` if it is level 0, keeps its smallest key there if its size is odd,
@@ -309,20 +344,20 @@ impl Kll {
             for i in 0..half {
                 cur[odd + i] = cur[odd + offset + 2 * i];
             }
-            let promoted = &cur[odd..odd + half];
-            let above = &mut self.upper[level];
-            if above.is_empty() {
-                above.extend_from_slice(promoted);
-            } else {
-                merge_sorted(promoted, above, &mut self.scratch);
-                std::mem::swap(above, &mut self.scratch);
-            }
+            merge_into(&mut self.upper[level], &cur[odd..odd + half]);
             cur.truncate(odd);
             self.retained -= half;
         }
         if level == 0 {
             self.level0 = cur;
         } else {
+            // A level keeps the capacity of its largest size so far; once the sketch
+            // has grown levels above it, its nominal capacity is smaller: give back the
+            // excess, so memory stays near the total capacity (see `tests/memory.rs`).
+            let cap = self.cap(self.num_levels(), level);
+            if cur.capacity() > cap + cap / 4 {
+                cur.shrink_to(cap);
+            }
             self.upper[level - 1] = cur;
         }
     }
@@ -332,10 +367,10 @@ impl Kll {
     /// then single compactions until it is within capacity.
     fn general_compress(&mut self) {
         let mut levels = self.num_levels();
-        let mut target = total_capacity(self.k, levels);
+        let mut target = self.total_cap(levels);
         let mut level = 0;
         while level < levels {
-            let cap = level_capacity(self.k, levels, level) as usize;
+            let cap = self.cap(levels, level);
             if self.retained >= target && self.level_len(level) >= cap {
                 if level + 1 == self.num_levels() {
                     self.upper.push(Vec::new());
@@ -343,7 +378,7 @@ impl Kll {
                 self.compact(level);
                 if level + 1 == levels {
                     levels += 1;
-                    target += level_capacity(self.k, levels, 0) as usize;
+                    target += self.cap(levels, 0);
                 }
             }
             level += 1;
@@ -351,7 +386,7 @@ impl Kll {
         while self.upper.last().is_some_and(Vec::is_empty) {
             self.upper.pop();
         }
-        self.capacity = total_capacity(self.k, self.num_levels());
+        self.capacity = self.total_cap(self.num_levels());
         while self.retained > self.capacity {
             self.compress_while_updating();
         }
@@ -377,13 +412,7 @@ impl Kll {
             if i == self.upper.len() {
                 self.upper.push(Vec::new());
             }
-            let ours = &mut self.upper[i];
-            if ours.is_empty() {
-                ours.extend_from_slice(theirs);
-            } else if !theirs.is_empty() {
-                merge_sorted(ours, theirs, &mut self.scratch);
-                std::mem::swap(ours, &mut self.scratch);
-            }
+            merge_into(&mut self.upper[i], theirs);
         }
         self.retained += other.retained;
         self.general_compress();
