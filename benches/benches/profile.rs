@@ -1,10 +1,12 @@
 //! The engine's figures for the Engine issue: one row into the live window, a million
-//! rows as column slices, merging a thousand views, and serialized size.
+//! rows as column slices, merging a thousand views, serialized size, and comparing two
+//! 11-feature profiles for drift (the server does it on every scrape).
 //!
 //! Inputs are built outside the timed closures. Sizes are printed once per run (they
 //! are not timings) and recorded in `benches/RESULTS.md`.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use sextant::drift::{DriftConfig, compare};
 use sextant::recorder::{Recorder, RecorderConfig};
 use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Value, Window};
 use sextant_benches::normal_columns;
@@ -77,5 +79,22 @@ fn merge(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, one_row, columns, merge);
+fn drift(c: &mut Criterion) {
+    let schema = schema(11);
+    let view = |seed: u64, shift: f64| {
+        let mut cols = normal_columns(100_000, 11, seed);
+        cols.iter_mut().flatten().for_each(|x| *x += shift);
+        let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+        let mut p = DatasetProfile::new(&schema, Window::new(0, 1));
+        p.record_f64_columns(&refs);
+        p.view()
+    };
+    let (baseline, current) = (view(7, 0.0), view(8, 0.1));
+    let config = DriftConfig::default();
+    c.bench_function("drift/compare 11 numeric features (100k rows each)", |b| {
+        b.iter(|| compare(black_box(&baseline), black_box(&current), &config))
+    });
+}
+
+criterion_group!(benches, one_row, columns, merge, drift);
 criterion_main!(benches);

@@ -112,4 +112,14 @@ impl Distribution {
         let v = self.quantiles.quantile(q)?;
         Some(v.clamp(self.min, self.max))
     }
+
+    /// [`Distribution::quantile`] at each of `qs` (`None` where out of 0..=1 or while
+    /// empty), from one pass over the sketch.
+    pub fn quantiles_at(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        self.quantiles
+            .quantiles(qs)
+            .into_iter()
+            .map(|v| v.map(|v| v.clamp(self.min, self.max)))
+            .collect()
+    }
 }

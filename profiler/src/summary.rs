@@ -89,9 +89,11 @@ impl DistributionSummary {
             mean: d.mean(),
             stddev: d.stddev(),
             quantiles: (d.count() > 0).then(|| {
+                let values = d.quantiles_at(&SUMMARY_QUANTILES.map(|(q, _)| q));
                 SUMMARY_QUANTILES
                     .iter()
-                    .filter_map(|&(q, key)| Some((key, d.quantile(q)?)))
+                    .zip(values)
+                    .filter_map(|(&(_, key), v)| Some((key, v?)))
                     .collect()
             }),
         }

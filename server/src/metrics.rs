@@ -380,8 +380,9 @@ impl ProfileCollector {
                 .set(f.wrong_type() as f64);
             if let FeatureMetrics::Numeric(m) = f.metrics() {
                 let d = &m.distribution;
-                for (q, key) in EXPORTED_QUANTILES {
-                    if let Some(v) = d.quantile(q) {
+                let values = d.quantiles_at(&EXPORTED_QUANTILES.map(|(q, _)| q));
+                for ((_, key), v) in EXPORTED_QUANTILES.iter().zip(values) {
+                    if let Some(v) = v {
                         self.quantile.with_label_values(&[name, key]).set(v);
                     }
                 }

@@ -5,6 +5,7 @@ use super::{DriftConfig, DriftReport, FeatureDrift, Histogram, Method, Threshold
 use crate::Distribution;
 use crate::feature::{CategoricalMetrics, FeatureProfile, Metrics};
 use crate::profile::ProfileView;
+use crate::sketch::SortedQuantiles;
 use std::collections::{BTreeMap, HashMap};
 
 /// Ranks at which quantile sketches are sampled for KS and Wasserstein.
@@ -260,15 +261,17 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
         return out;
     }
     let (bq, cq) = (b.quantiles(), c.quantiles());
+    // One sorted snapshot per side serves every query below.
+    let (bs, cs) = (bq.sorted(), cq.sorted());
     let grid: Vec<f64> = (0..GRID).map(|i| (i as f64 + 0.5) / GRID as f64).collect();
-    let b_at: Vec<f64> = grid.iter().filter_map(|&u| b.quantile(u)).collect();
-    let c_at: Vec<f64> = grid.iter().filter_map(|&u| c.quantile(u)).collect();
+    let b_at: Vec<f64> = bs.quantiles(&grid).into_iter().flatten().collect();
+    let c_at: Vec<f64> = cs.quantiles(&grid).into_iter().flatten().collect();
     // KS: the largest CDF gap, over both sketches' quantile points and extremes.
     let mut points: Vec<f64> = b_at.iter().chain(&c_at).copied().collect();
     points.extend([b.min(), b.max(), c.min(), c.max()].into_iter().flatten());
-    points.sort_by(f64::total_cmp);
+    points.sort_unstable_by(f64::total_cmp);
     points.dedup();
-    let (Some(fb), Some(fc)) = (bq.cdf(&points), cq.cdf(&points)) else {
+    let (Some(fb), Some(fc)) = (bs.cdf(&points), cs.cdf(&points)) else {
         return out;
     };
     let ks = fb
@@ -291,11 +294,12 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
     let w1_norm = w1 / scale;
     let mean_shift = (c.mean().unwrap_or(0.0) - b.mean().unwrap_or(0.0)) / scale;
     // Bins at the baseline's quantiles.
-    let mut edges: Vec<f64> = (1..t.bins.max(2))
-        .filter_map(|i| b.quantile(i as f64 / t.bins.max(2) as f64))
+    let ranks: Vec<f64> = (1..t.bins.max(2))
+        .map(|i| i as f64 / t.bins.max(2) as f64)
         .collect();
+    let mut edges: Vec<f64> = bs.quantiles(&ranks).into_iter().flatten().collect();
     edges.dedup();
-    let (sb, sc) = match (bq.cdf(&edges), cq.cdf(&edges)) {
+    let (sb, sc) = match (bs.cdf(&edges), cs.cdf(&edges)) {
         (Some(x), Some(y)) => (shares(&x), shares(&y)),
         _ => (vec![1.0], vec![1.0]),
     };
@@ -339,7 +343,7 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
         out.threshold = Some(t.wasserstein_drift);
         out.verdict = grade(w1_norm, t.wasserstein_warn, t.wasserstein_drift);
     }
-    out.histogram = numeric_histogram(b, c);
+    out.histogram = numeric_histogram(&bs, &cs);
     out
 }
 
@@ -353,15 +357,13 @@ fn grade(v: f64, warn: f64, drift: f64) -> Verdict {
     }
 }
 
-fn numeric_histogram(b: &Distribution, c: &Distribution) -> Histogram {
-    let lo = b
-        .quantile(0.005)
-        .unwrap_or(0.0)
-        .min(c.quantile(0.005).unwrap_or(0.0));
-    let hi = b
-        .quantile(0.995)
-        .unwrap_or(1.0)
-        .max(c.quantile(0.995).unwrap_or(1.0));
+fn numeric_histogram(b: &SortedQuantiles, c: &SortedQuantiles) -> Histogram {
+    let tails = |s: &SortedQuantiles| match s.quantiles(&[0.005, 0.995])[..] {
+        [Some(lo), Some(hi)] => (lo, hi),
+        _ => (0.0, 1.0),
+    };
+    let ((blo, bhi), (clo, chi)) = (tails(b), tails(c));
+    let (lo, hi) = (blo.min(clo), bhi.max(chi));
     let (lo, hi) = if hi > lo {
         (lo, hi)
     } else {
@@ -370,8 +372,8 @@ fn numeric_histogram(b: &Distribution, c: &Distribution) -> Histogram {
     let edges: Vec<f64> = (0..=PLOT_BINS)
         .map(|i| lo + (hi - lo) * i as f64 / PLOT_BINS as f64)
         .collect();
-    let binned = |d: &Distribution| -> Vec<f64> {
-        let cdf = d.quantiles().cdf(&edges).unwrap_or_default();
+    let binned = |s: &SortedQuantiles| -> Vec<f64> {
+        let cdf = s.cdf(&edges).unwrap_or_default();
         cdf.windows(2).map(|w| (w[1] - w[0]).max(0.0)).collect()
     };
     Histogram {

@@ -418,38 +418,51 @@ impl Kll {
         self.general_compress();
     }
 
-    /// All retained keys, sorted, with their cumulative weights.
-    fn sorted_view(&self) -> Vec<(u64, u64)> {
+    /// All retained keys, sorted, with their cumulative weights: the snapshot every
+    /// quantile and CDF query reads. Upper levels are sorted already; only level 0 is
+    /// sorted here, then the levels are merged.
+    pub(crate) fn sorted_view(&self) -> SortedView {
         let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained);
         items.extend(self.level0.iter().map(|&k| (k, 1)));
-        for (i, level) in self.upper.iter().enumerate() {
-            items.extend(level.iter().map(|&k| (k, 1u64 << (i + 1))));
-        }
         items.sort_unstable_by_key(|&(k, _)| k);
+        let mut merged = Vec::with_capacity(self.retained);
+        for (i, level) in self.upper.iter().enumerate() {
+            if level.is_empty() {
+                continue;
+            }
+            let w = 1u64 << (i + 1);
+            merged.clear();
+            let (mut a, mut b) = (0, 0);
+            while a < items.len() && b < level.len() {
+                if items[a].0 <= level[b] {
+                    merged.push(items[a]);
+                    a += 1;
+                } else {
+                    merged.push((level[b], w));
+                    b += 1;
+                }
+            }
+            merged.extend_from_slice(&items[a..]);
+            merged.extend(level[b..].iter().map(|&k| (k, w)));
+            std::mem::swap(&mut items, &mut merged);
+        }
         let mut total = 0u64;
         for item in &mut items {
             total += item.1;
             item.1 = total;
         }
-        items
+        SortedView {
+            items,
+            n: self.n,
+            min: self.min,
+            max: self.max,
+        }
     }
 
     /// The smallest retained value whose cumulative weight over `n` is at least `q`;
     /// `q = 0` gives the exact minimum, `q = 1` the exact maximum.
     pub(crate) fn quantile(&self, q: f64) -> Option<f64> {
-        if self.n == 0 || !(0.0..=1.0).contains(&q) {
-            return None;
-        }
-        if q == 0.0 {
-            return Some(value(self.min));
-        }
-        if q == 1.0 {
-            return Some(value(self.max));
-        }
-        let view = self.sorted_view();
-        let n = self.n as f64;
-        let i = view.partition_point(|&(_, cum)| (cum as f64 / n) < q);
-        view.get(i.min(view.len() - 1)).map(|&(k, _)| value(k))
+        self.sorted_view().quantiles(&[q])[0]
     }
 
     /// The estimated share of values `<= x`.
@@ -468,18 +481,90 @@ impl Kll {
     /// The estimated share of values `<= p` for each of `points` (any order); `None` if
     /// the sketch is empty or a point is NaN.
     pub(crate) fn cdf(&self, points: &[f64]) -> Option<Vec<f64>> {
+        self.sorted_view().cdf(points)
+    }
+}
+
+/// A sorted snapshot of a [`Kll`]: keys with cumulative weights, for many queries.
+#[derive(Debug, Clone)]
+pub(crate) struct SortedView {
+    items: Vec<(u64, u64)>,
+    n: u64,
+    min: u64,
+    max: u64,
+}
+
+impl SortedView {
+    /// [`Kll::quantile`] at each of `qs` (any order; `None` out of 0..=1 or if empty).
+    pub(crate) fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        if self.n == 0 {
+            return vec![None; qs.len()];
+        }
+        let n = self.n as f64;
+        let view = &self.items;
+        if qs.len() > 8 && qs.is_sorted() {
+            // Ranks in order (grids, bin edges): one walk instead of a search each.
+            let mut i = 0;
+            return qs
+                .iter()
+                .map(|&q| match q {
+                    _ if !(0.0..=1.0).contains(&q) => None,
+                    0.0 => Some(value(self.min)),
+                    1.0 => Some(value(self.max)),
+                    _ => {
+                        while i + 1 < view.len() && (view[i].1 as f64 / n) < q {
+                            i += 1;
+                        }
+                        Some(value(view[i].0))
+                    }
+                })
+                .collect();
+        }
+        qs.iter()
+            .map(|&q| match q {
+                _ if !(0.0..=1.0).contains(&q) => None,
+                0.0 => Some(value(self.min)),
+                1.0 => Some(value(self.max)),
+                _ => {
+                    let i = view.partition_point(|&(_, cum)| (cum as f64 / n) < q);
+                    view.get(i.min(view.len() - 1)).map(|&(k, _)| value(k))
+                }
+            })
+            .collect()
+    }
+
+    /// [`Kll::cdf`] at each of `points`.
+    pub(crate) fn cdf(&self, points: &[f64]) -> Option<Vec<f64>> {
         if self.n == 0 || points.iter().any(|p| p.is_nan()) {
             return None;
         }
-        let view = self.sorted_view();
         let n = self.n as f64;
+        if points.len() > 8 && points.is_sorted() {
+            // Points in order: one walk instead of a search each.
+            let mut i = 0;
+            let out = points
+                .iter()
+                .map(|&p| {
+                    let kp = canonical_key(p);
+                    while i < self.items.len() && self.items[i].0 <= kp {
+                        i += 1;
+                    }
+                    if i == 0 {
+                        0.0
+                    } else {
+                        self.items[i - 1].1 as f64 / n
+                    }
+                })
+                .collect();
+            return Some(out);
+        }
         let out = points
             .iter()
             .map(|&p| {
                 let kp = canonical_key(p);
-                match view.partition_point(|&(k, _)| k <= kp) {
+                match self.items.partition_point(|&(k, _)| k <= kp) {
                     0 => 0.0,
-                    i => view[i - 1].1 as f64 / n,
+                    i => self.items[i - 1].1 as f64 / n,
                 }
             })
             .collect();
@@ -1025,6 +1110,24 @@ mod tests {
         long.push(0);
         assert!(Kll::from_bytes(&long).is_err());
         assert!(Kll::from_bytes(&[VERSION, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
+    }
+
+    #[test]
+    fn batched_queries_equal_single_ones() {
+        let mut s = Kll::new(64);
+        s.update_slice(&stream(20_000, 8));
+        let view = s.sorted_view();
+        let grid: Vec<f64> = (0..=400).map(|i| f64::from(i) / 400.0).collect();
+        let single: Vec<Option<f64>> = grid.iter().map(|&q| s.quantile(q)).collect();
+        assert_eq!(view.quantiles(&grid), single);
+        let points: Vec<f64> = (-600..=600).map(f64::from).collect();
+        let cdf: Vec<f64> = points.iter().map(|&p| s.rank(p).unwrap()).collect();
+        assert_eq!(view.cdf(&points), Some(cdf.clone()));
+        let mut reversed = points.clone();
+        reversed.reverse();
+        let mut back = view.cdf(&reversed).unwrap();
+        back.reverse();
+        assert_eq!(back, cdf);
     }
 
     #[test]

@@ -21,4 +21,4 @@ pub use cardinality::Cardinality;
 pub use frequent::{FrequentItem, FrequentItems};
 pub use magnitudes::Magnitudes;
 pub use moments::Moments;
-pub use quantiles::Quantiles;
+pub use quantiles::{Quantiles, SortedQuantiles};

@@ -1,6 +1,6 @@
 //! Quantiles, ranks and CDFs from a KLL sketch (our own: see `sketch/kll.rs`).
 
-use super::kll::Kll;
+use super::kll::{Kll, SortedView};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Quantiles of finite values, from a KLL sketch.
@@ -105,6 +105,32 @@ impl Quantiles {
         self.sketch.quantile(q)
     }
 
+    /// [`Quantiles::quantile`] at each of `qs`, sorting the sketch once: use this, not
+    /// a loop of `quantile`, for grids and bin edges.
+    ///
+    /// ```
+    /// let mut q = sextant::sketch::Quantiles::new();
+    /// (1..=100).for_each(|i| q.update(f64::from(i)));
+    /// assert_eq!(q.quantiles(&[0.0, 0.5, 2.0]), vec![Some(1.0), Some(50.0), None]);
+    /// ```
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        self.sketch.sorted_view().quantiles(qs)
+    }
+
+    /// A sorted snapshot for many queries: each [`Quantiles::quantile`] or
+    /// [`Quantiles::cdf`] call sorts the sketch, this sorts it once.
+    ///
+    /// ```
+    /// let mut q = sextant::sketch::Quantiles::new();
+    /// (1..=100).for_each(|i| q.update(f64::from(i)));
+    /// let s = q.sorted();
+    /// assert_eq!(s.quantiles(&[0.5]), vec![Some(50.0)]);
+    /// assert_eq!(s.cdf(&[50.0]), Some(vec![0.5]));
+    /// ```
+    pub fn sorted(&self) -> SortedQuantiles {
+        SortedQuantiles(self.sketch.sorted_view())
+    }
+
     /// The normalized rank of `x`: the share of values `<= x`.
     pub fn rank(&self, x: f64) -> Option<f64> {
         self.sketch.rank(x)
@@ -129,6 +155,22 @@ impl Quantiles {
         Kll::from_bytes(bytes)
             .map(|sketch| Quantiles { sketch })
             .map_err(|e| format!("KLL sketch: {e}"))
+    }
+}
+
+/// A sorted snapshot of a [`Quantiles`] sketch (see [`Quantiles::sorted`]).
+#[derive(Debug, Clone)]
+pub struct SortedQuantiles(SortedView);
+
+impl SortedQuantiles {
+    /// The value at each normalized rank of `qs` (as [`Quantiles::quantile`]).
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
+        self.0.quantiles(qs)
+    }
+
+    /// The share of values `<= x` at each of `points` (as [`Quantiles::cdf`]).
+    pub fn cdf(&self, points: &[f64]) -> Option<Vec<f64>> {
+        self.0.cdf(points)
     }
 }
 
