@@ -1,0 +1,218 @@
+"""Profiles against exact pandas / numpy results."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sextant
+
+
+def test_counts_are_exact_against_pandas(red):
+    df = red.copy()
+    rng = np.random.default_rng(7)
+    # Punch holes: pandas' missing values must count as missing, the rest as values.
+    for col in df.columns[:6]:
+        df.loc[rng.random(len(df)) < 0.1, col] = np.nan
+    df["color"] = np.where(rng.random(len(df)) < 0.5, "red", "dark red")
+    df.loc[rng.random(len(df)) < 0.05, "color"] = None
+    df["organic"] = pd.array(rng.random(len(df)) < 0.3, dtype="boolean")
+    df.loc[rng.random(len(df)) < 0.05, "organic"] = pd.NA
+    df["batch"] = pd.array(rng.integers(0, 40, len(df)), dtype="Int64")
+    df.loc[rng.random(len(df)) < 0.05, "batch"] = pd.NA
+    df["grade"] = pd.Categorical(rng.choice(["a", "b", "c"], len(df)))
+    summary = sextant.profile(df).to_pandas()
+    assert list(summary.index) == list(df.columns)
+    assert summary.loc["organic", "kind"] == "boolean"
+    assert summary.loc["batch", "kind"] == "integral"
+    assert summary.loc["color", "kind"] == "categorical"
+    assert summary.loc["grade", "kind"] == "categorical"
+    for col in df.columns:
+        assert summary.loc[col, "count"] == df[col].count(), col
+        assert summary.loc[col, "missing"] == df[col].isna().sum(), col
+    numeric = df.select_dtypes("number").columns
+    for col in numeric:
+        x = df[col].dropna().astype(float)
+        assert summary.loc[col, "min"] == x.min()
+        assert summary.loc[col, "max"] == x.max()
+        assert summary.loc[col, "mean"] == pytest.approx(x.mean(), rel=1e-12)
+        assert summary.loc[col, "stddev"] == pytest.approx(x.std(ddof=1), rel=1e-9)
+        # Below the HLL's sparse limit the distinct count is essentially exact.
+        assert summary.loc[col, "distinct_estimate"] == pytest.approx(x.nunique(), rel=0.02)
+    assert summary.loc["organic", "mean"] == pytest.approx(df["organic"].dropna().mean())
+
+
+def test_every_input_shape_gives_the_same_profile(red):
+    cols = list(red.columns)
+    a = sextant.profile(red).summary()
+    b = sextant.profile({c: red[c].to_numpy() for c in cols}).summary()
+    c = sextant.profile(red.to_numpy(), names=cols).summary()
+    d = sextant.profile({c: red[c].tolist() for c in cols}).summary()
+    pa = pytest.importorskip("pyarrow")
+    e = sextant.profile(pa.Table.from_pandas(red)).summary()
+    for other in (b, c, d, e):
+        for name in cols:
+            fa, fo = a["features"][name], other["features"][name]
+            for key in ("count", "missing", "min", "max", "quantiles"):
+                assert fa[key] == fo[key], (name, key)
+            assert fo["mean"] == pytest.approx(fa["mean"], rel=1e-12)
+
+
+def test_pyarrow_nulls_and_strings():
+    pa = pytest.importorskip("pyarrow")
+    t = pa.table({
+        "n": pa.array([1, None, 3], type=pa.int64()),
+        "s": pa.array(["a", None, "b"]),
+        "f": pa.array([1.5, None, 2.5]),
+        "b": pa.array([True, None, False]),
+    })
+    s = sextant.profile(t).to_pandas()
+    assert s["kind"].tolist() == ["integral", "categorical", "numeric", "boolean"]
+    assert s["count"].tolist() == [2, 2, 2, 2]
+    assert s["missing"].tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("n", [1000, 200_000])
+def test_quantiles_within_the_documented_rank_error(n):
+    rng = np.random.default_rng(n)
+    x = np.concatenate([rng.normal(0, 1, n // 2), rng.exponential(3, n - n // 2)])
+    p = sextant.profile({"x": x})
+    eps = p.rank_error("x")
+    if n >= 100_000:
+        assert 0 < eps < 0.01  # the sketch is approximate here, and says so
+    qs = np.linspace(0, 1, 101)
+    est = p.quantiles("x", qs)
+    xs = np.sort(x)
+    # The estimate's rank (share ≤ it) is within ε of the rank asked for.
+    ranks = np.searchsorted(xs, est, side="right") / n
+    lower = np.searchsorted(xs, est, side="left") / n
+    assert np.all((ranks >= qs - eps - 1 / n) & (lower <= qs + eps + 1 / n))
+    assert est[0] == x.min() and est[-1] == x.max()
+
+
+def test_histogram_against_numpy():
+    rng = np.random.default_rng(3)
+    x = rng.gamma(2.0, 2.0, 100_000)
+    p = sextant.profile({"x": x})
+    counts, edges = p.histogram("x", bins=20)
+    exact, exact_edges = np.histogram(x, bins=20)
+    np.testing.assert_allclose(edges, exact_edges)
+    assert counts.sum() == pytest.approx(len(x))
+    eps = p.rank_error("x")
+    assert np.all(np.abs(counts - exact) <= 2 * eps * len(x) + 1)
+    counts, _ = p.histogram("x", bins=[0, 1, 2, 5, 100])
+    exact, _ = np.histogram(x, bins=[0, 1, 2, 5, 100])
+    assert np.all(np.abs(counts - exact) <= 2 * eps * len(x) + 1)
+
+
+def test_merge_is_the_profile_of_the_union(red):
+    half = len(red) // 2
+    a, b = sextant.profile(red.iloc[:half]), sextant.profile(red.iloc[half:])
+    whole = sextant.profile(red).summary()
+    for merged in (a + b, b.merge(a), sum([a, b]), sextant.Profile.merge_all([a, b])):
+        s = merged.summary()
+        assert s["rows"] == whole["rows"]
+        for name, f in whole["features"].items():
+            m = s["features"][name]
+            assert (m["count"], m["min"], m["max"]) == (f["count"], f["min"], f["max"])
+            assert m["mean"] == pytest.approx(f["mean"], rel=1e-12)
+    assert (a + sextant.Profile()).summary() == a.summary()
+
+
+def test_merging_different_kinds_raises_merge_error():
+    a = sextant.profile({"x": [1.0, 2.0]})
+    b = sextant.profile({"x": ["one", "two"]})
+    with pytest.raises(sextant.MergeError, match="`x`"):
+        a + b
+    assert issubclass(sextant.MergeError, sextant.SextantError)
+
+
+def test_bytes_files_and_pickle_round_trip(tmp_path, red):
+    p = sextant.profile(red, window_start="2026-11-25T08:00:00Z")
+    back = sextant.Profile.from_bytes(p.to_bytes())
+    assert back.summary() == p.summary()
+    p.write(tmp_path / "red.sxp")
+    assert sextant.Profile.read(tmp_path / "red.sxp").summary() == p.summary()
+    assert pickle.loads(pickle.dumps(p)).summary() == p.summary()
+    assert p.window[0].isoformat() == "2026-11-25T08:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b"",
+        lambda b: b[:-1],
+        lambda b: b[: len(b) // 2],
+        lambda b: b[:10],
+        lambda b: b + b"\0",
+        lambda b: b[:40] + bytes([b[40] ^ 0xFF]) + b[41:],
+        lambda b: b[:-5] + bytes([b[-5] ^ 0x01]) + b[-4:],
+        lambda b: b"PK\x03\x04" + b[4:],
+        lambda b: bytes(range(256)) * 4,
+    ],
+)
+def test_damaged_bytes_raise_format_error(damage, red):
+    good = sextant.profile(red).to_bytes()
+    with pytest.raises(sextant.FormatError) as e:
+        sextant.Profile.from_bytes(damage(good))
+    assert str(e.value)  # a message saying what is wrong
+    assert isinstance(e.value, sextant.SextantError)
+
+
+def test_every_truncation_raises_format_error(red):
+    good = sextant.profile(red.iloc[:50, :3]).to_bytes()
+    for n in range(len(good)):
+        with pytest.raises(sextant.FormatError):
+            sextant.Profile.from_bytes(good[:n])
+
+
+def test_text_and_images_keep_only_metadata():
+    p = sextant.profile(
+        {
+            "review": ["great wine", "too sweet!", None, "ok"],
+            "label": np.array([np.zeros((4, 6), np.uint8), np.full((2, 2, 3), 255, np.uint8), None, np.ones((3, 3, 4), np.uint8)], dtype=object),
+        },
+        text=["review"],
+        images=["label"],
+    )
+    s = p.summary()["features"]
+    assert s["review"]["kind"] == "text" and s["review"]["count"] == 3
+    assert s["review"]["text"]["char_length"]["max"] == 10
+    assert s["label"]["kind"] == "image" and s["label"]["missing"] == 1
+    assert s["label"]["image"]["width"]["max"] == 6
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: sextant.profile([1, 2, 3]), "pass a pandas DataFrame"),
+        (lambda: sextant.profile({"a": [1.0, 2.0], "b": [1.0]}), "expected 2"),
+        (lambda: sextant.profile(np.zeros((2, 2)), names=["a"]), "one name per column"),
+        (lambda: sextant.profile({"t": pd.to_datetime(["2026-01-01"])}), "convert them to numbers"),
+        (lambda: sextant.profile({"a": [1.0]}, text=["b"]), "not in the data"),
+        (lambda: sextant.profile({"a": [1.0]}, window_start="yesterday"), "ISO 8601"),
+        (lambda: sextant.profile({"i": [b"\x89PNG"]}, images=["i"]), "decode them first"),
+        (lambda: sextant.profile({"a": [1.0]}).quantiles("b", [0.5]), "no feature `b`"),
+        (lambda: sextant.profile({"a": ["x"]}).quantiles("a", [0.5]), "no quantiles"),
+        (lambda: sextant.profile({"a": [1.0]}).quantiles("a", [1.5]), r"\[0, 1\]"),
+        (lambda: sextant.compare(sextant.Profile(), sextant.Profile(), bins=1), "at least 2"),
+    ],
+)
+def test_bad_input_gets_a_precise_error(call, message):
+    with pytest.raises(sextant.SextantError, match=message):
+        call()
+
+
+def test_duplicate_dataframe_columns_are_refused():
+    df = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])
+    with pytest.raises(sextant.InputError, match="duplicate"):
+        sextant.profile(df)
+
+
+def test_repr_html_lists_every_feature(red):
+    html = sextant.profile(red)._repr_html_()
+    for col in red.columns:
+        assert f"<th>{col}</th>" in html
