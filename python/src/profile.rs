@@ -241,10 +241,25 @@ fn column<'a>(
             .map(|m| borrow::<u8>(m, &format!("{what} (missing mask)")))
             .transpose()
     };
+    let checked = |len: usize, mask: Option<&'a [u8]>| -> Result<Option<&'a [u8]>> {
+        match mask {
+            Some(m) if m.len() != len => Err(Error::Input(format!(
+                "{what}: the missing mask has {} entries for {len} values",
+                m.len()
+            ))),
+            m => Ok(m),
+        }
+    };
     Ok(match kind {
         FeatureKind::Numeric => Column::Float(borrow(values, &what)?),
-        FeatureKind::Integral => Column::Int(borrow(values, &what)?, mask()?),
-        FeatureKind::Boolean => Column::Bool(borrow(values, &what)?, mask()?),
+        FeatureKind::Integral => {
+            let v: &[i64] = borrow(values, &what)?;
+            Column::Int(v, checked(v.len(), mask()?)?)
+        }
+        FeatureKind::Boolean => {
+            let v: &[u8] = borrow(values, &what)?;
+            Column::Bool(v, checked(v.len(), mask()?)?)
+        }
         FeatureKind::Categorical | FeatureKind::Text { .. } => {
             let categories: Vec<String> = match extra {
                 Some(c) => c.extract().map_err(|_| {
@@ -386,16 +401,69 @@ pub fn profile_columns(
         schema.push(name.as_str(), kind);
         cols.push(col);
     }
-    let view = py.detach(|| -> Result<ProfileView> {
-        let mut p = DatasetProfile::new(&schema, Window::new(window_start_ms, window_end_ms));
-        for ((name, _), col) in schema.features().zip(&cols) {
-            let f = p
-                .feature_mut(name)
-                .ok_or_else(|| Error::Input(format!("column `{name}` vanished")))?;
-            record(name, f, col)?;
-        }
-        p.add_rows(rows as u64);
-        Ok(p.view())
-    })?;
+    let window = Window::new(window_start_ms, window_end_ms);
+    let view = py.detach(|| profile_in_parallel(&schema, &cols, rows, window))?;
     Ok(Profile { view })
+}
+
+/// Below this many values in all, one thread does the work.
+const PARALLEL_MIN_VALUES: usize = 200_000;
+
+/// Profiles every column, one column per task, on up to as many threads as the
+/// machine has cores. Each column gets its own one-feature profile; the views are then
+/// joined in schema order (joining disjoint features copies them, it merges nothing),
+/// so the result is identical to recording the columns one after another.
+fn profile_in_parallel(
+    schema: &Schema,
+    cols: &[Column<'_>],
+    rows: usize,
+    window: Window,
+) -> Result<ProfileView> {
+    let features: Vec<(&str, FeatureKind)> = schema.features().collect();
+    let one = |i: usize| -> Result<ProfileView> {
+        let (name, kind) = features[i];
+        let mut p = DatasetProfile::new(&Schema::new().with(name, kind), window);
+        let f = p
+            .feature_mut(name)
+            .ok_or_else(|| Error::Input(format!("column `{name}` vanished")))?;
+        record(name, f, &cols[i])?;
+        if i == 0 {
+            p.add_rows(rows as u64);
+        }
+        Ok(p.view())
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cols.len());
+    let views: Vec<Result<ProfileView>> =
+        if threads <= 1 || rows.saturating_mul(cols.len()) < PARALLEL_MIN_VALUES {
+            (0..cols.len()).map(one).collect()
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let done = std::sync::Mutex::new(Vec::with_capacity(cols.len()));
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= cols.len() {
+                                break;
+                            }
+                            let v = one(i);
+                            done.lock().unwrap_or_else(|e| e.into_inner()).push((i, v));
+                        }
+                    });
+                }
+            });
+            let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, v)| v).collect()
+        };
+    if views.is_empty() {
+        let mut p = DatasetProfile::new(schema, window);
+        p.add_rows(rows as u64);
+        return Ok(p.view());
+    }
+    let views = views.into_iter().collect::<Result<Vec<_>>>()?;
+    Ok(ProfileView::merge_all(&views)?)
 }

@@ -216,3 +216,61 @@ def test_repr_html_lists_every_feature(red):
     html = sextant.profile(red)._repr_html_()
     for col in red.columns:
         assert f"<th>{col}</th>" in html
+
+
+def test_columns_profiled_in_parallel_equal_one_by_one():
+    # Large enough for the multi-threaded path; each single column takes the serial one.
+    rng = np.random.default_rng(9)
+    df = pd.DataFrame({
+        "a": rng.normal(0, 1, 150_000),
+        "b": rng.integers(0, 1000, 150_000),
+        "c": rng.choice(["x", "y", "z"], 150_000),
+        "d": rng.random(150_000) < 0.5,
+    })
+    whole = sextant.profile(df, window_start="2026-11-25T00:00:00Z").summary()
+    assert whole["rows"] == len(df)
+    for col in df.columns:
+        alone = sextant.profile(df[[col]], window_start="2026-11-25T00:00:00Z").summary()
+        assert alone["features"][col] == whole["features"][col], col
+
+
+def test_native_layer_checks_what_it_is_given():
+    from sextant import _native
+
+    ok = np.arange(3, dtype=np.int64)
+    cases = [
+        ([("a", "integral", ok, np.zeros(2, dtype=bool))], 3, "mask has 2 entries"),
+        ([("a", "numeric", np.arange(3, dtype=np.float32), None)], 3, "float64"),
+        ([("a", "numeric", np.arange(6.0)[::2], None)], 3, "strides"),
+        ([("a", "numeric", [1.0, 2.0, 3.0], None)], 3, "got list"),
+        ([("a", "categorical", ok, ["x"])], 3, "code 1 but only 1 categories"),
+        ([("a", "numeric", np.arange(3.0), None)], 4, "expected 4"),
+        ([("a", "vector", ok, None)], 3, "unknown kind"),
+        ([("a", "numeric", np.arange(3.0), None), ("a", "numeric", np.arange(3.0), None)], 3, "twice"),
+    ]
+    for columns, rows, message in cases:
+        with pytest.raises(sextant.InputError, match=message):
+            _native.profile_columns(columns, rows, 0, 0)
+
+
+def test_the_gil_is_released_while_the_engine_works():
+    import threading
+    import time
+
+    df = pd.DataFrame({f"c{i}": np.random.default_rng(i).normal(0, 1, 1_000_000) for i in range(6)})
+    took = []
+
+    def work():
+        t0 = time.perf_counter()
+        sextant.profile(df)
+        took.append(time.perf_counter() - t0)
+
+    worker = threading.Thread(target=work)
+    stamps = [time.perf_counter()]
+    worker.start()
+    while worker.is_alive():
+        stamps.append(time.perf_counter())
+    worker.join()
+    # Holding the GIL through the engine would stop this thread for the whole call.
+    longest_pause = max(np.diff(stamps))
+    assert longest_pause < 0.5 * took[0], (longest_pause, took[0])
