@@ -274,3 +274,31 @@ def test_the_gil_is_released_while_the_engine_works():
     # Holding the GIL through the engine would stop this thread for the whole call.
     longest_pause = max(np.diff(stamps))
     assert longest_pause < 0.5 * took[0], (longest_pause, took[0])
+
+
+def test_contiguous_float_columns_are_not_copied():
+    import tracemalloc
+
+    n = 1_000_000
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({f"c{i}": rng.normal(0, 1, n) for i in range(4)})  # 32 MB of floats
+    fortran = np.asfortranarray(np.column_stack([rng.normal(0, 1, n) for _ in range(4)]))
+    for data, names in ((frame, None), ({"x": rng.normal(0, 1, n)}, None), (fortran, list("abcd"))):
+        sextant.profile(data, names=names)  # warm up
+        tracemalloc.start()
+        try:
+            sextant.profile(data, names=names)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        # numpy reports its allocations to tracemalloc: one copied column would be 8 MB.
+        assert peak < 1_000_000, peak
+    # A C-ordered 2-D array's columns are strided: they are copied, one at a time.
+    c_order = np.ascontiguousarray(fortran)
+    tracemalloc.start()
+    try:
+        sextant.profile(c_order, names=list("abcd"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak >= 8 * n
