@@ -388,7 +388,9 @@ def profile(
         ``integral``, booleans ``boolean``, strings, objects and pandas categoricals
         ``categorical``. Missing values (None, NaN, ``pd.NA``, and empty strings)
         count as missing. Float64 columns that are contiguous in memory are read
-        without copying, and the GIL is released while the engine works.
+        without copying; the GIL is released while the engine works, and large inputs
+        are profiled one column per core. Do not write into an array from another
+        thread while it is being profiled.
     text : list of str, optional
         Columns of free text: only their metadata (lengths, words, character classes)
         is profiled, never the raw values.

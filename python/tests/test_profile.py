@@ -302,3 +302,19 @@ def test_contiguous_float_columns_are_not_copied():
     finally:
         tracemalloc.stop()
     assert peak >= 8 * n
+
+
+def test_pandas_and_pyarrow_are_optional():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['pandas'] = None; sys.modules['pyarrow'] = None\n"
+        "import numpy as np, sextant\n"
+        "p = sextant.profile({'x': np.array([1.0, np.nan, 3.0]), 's': ['a', None, 'a'], 'n': [1, 2, None]})\n"
+        "s = p.summary()['features']\n"
+        "print(p.rows, s['x']['count'], s['s']['count'], round(s['s']['distinct_estimate'], 3), s['n']['kind'], s['n']['missing'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["3", "2", "2", "1.0", "integral", "1"]
