@@ -69,3 +69,30 @@ def test_cli_refuses_damaged_python_bytes_and_python_refuses_damaged_cli_bytes(s
     (tmp_path / "flipped.sxp").write_bytes(bytes(data))
     with pytest.raises(sextant.FormatError, match="(?i)checksum|damaged"):
         sextant.Profile.read(tmp_path / "flipped.sxp")
+
+
+def test_text_and_categorical_columns_agree_with_the_cli(sextant_bin, tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(4)
+    words = ["fruity", "dry", "oaky", "crisp", "Sweet", "tannic", "2019", "bold!"]
+    df = pd.DataFrame({
+        "review": [" ".join(rng.choice(words, rng.integers(1, 6))) for _ in range(500)],
+        "region": rng.choice(["north", "south", "east"], 500),
+        "score": rng.normal(88, 3, 500).round(1),
+    })
+    df.loc[rng.random(500) < 0.1, "review"] = None
+    df.loc[rng.random(500) < 0.1, "region"] = None
+    df.to_csv(tmp_path / "reviews.csv", index=False)
+    run(sextant_bin, "profile", tmp_path / "reviews.csv", "--text", "review", "--output", tmp_path / "cli.sxp")
+    cli = sextant.Profile.read(tmp_path / "cli.sxp").summary()["features"]
+    mine = sextant.profile(pd.read_csv(tmp_path / "reviews.csv"), text=["review"]).summary()["features"]
+    assert cli["review"]["kind"] == mine["review"]["kind"] == "text"
+    assert cli["region"]["kind"] == mine["region"]["kind"] == "categorical"
+    for name in ("review", "region"):
+        assert cli[name] == mine[name], name
+    # The CLI adds numbers one by one, Python by slices: sums may differ in the last bit.
+    exact = {k: v for k, v in cli["score"].items() if k not in ("mean", "stddev")}
+    assert exact == {k: v for k, v in mine["score"].items() if k not in ("mean", "stddev")}
+    for k in ("mean", "stddev"):
+        assert cli["score"][k] == pytest.approx(mine["score"][k], rel=1e-12)

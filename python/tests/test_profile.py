@@ -318,3 +318,49 @@ def test_pandas_and_pyarrow_are_optional():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3", "2", "2", "1.0", "integral", "1"]
+
+
+HEADER = 24  # magic (8), version (2), kind (1), flags (1), payload length (8), CRC-32 (4)
+
+
+def envelope(payload: bytes, version: int = 1, kind: int = 1) -> bytes:
+    """A profile envelope built by hand, as profiler/tests/golden/README.md describes it."""
+    import struct
+    import zlib
+
+    return b"SXTPROF\0" + struct.pack("<HBBQI", version, kind, 0, len(payload), zlib.crc32(payload)) + payload
+
+
+def test_golden_envelope_and_hand_made_headers(red):
+    import pathlib
+
+    golden = pathlib.Path(__file__).resolve().parents[2] / "profiler" / "tests" / "golden" / "envelope-v1.bin"
+    # A valid envelope around a payload that is not a profile.
+    with pytest.raises(sextant.FormatError):
+        sextant.Profile.read(golden)
+    good = sextant.profile(red).to_bytes()
+    payload = good[HEADER:]
+    assert envelope(payload) == good  # the header is what the format documents
+    with pytest.raises(sextant.FormatError, match="(?i)version"):
+        sextant.Profile.from_bytes(envelope(payload, version=99))
+
+
+def test_corrupt_payloads_with_valid_checksums_never_panic(red):
+    # The checksum passes, so the payload decoder itself meets the damage: it must
+    # answer with FormatError (or a profile, if the change happens to be valid).
+    payload = bytearray(sextant.profile(red.iloc[:200]).to_bytes()[HEADER:])
+    rng = np.random.default_rng(0)
+    outcomes = {"error": 0, "read": 0}
+    for _ in range(300):
+        damaged = bytearray(payload)
+        for pos in rng.integers(0, len(damaged), rng.integers(1, 4)):
+            damaged[pos] = int(rng.integers(0, 256))
+        cut = len(damaged) if rng.random() < 0.7 else int(rng.integers(0, len(damaged)))
+        try:
+            p = sextant.Profile.from_bytes(envelope(bytes(damaged[:cut])))
+        except sextant.FormatError:
+            outcomes["error"] += 1
+        else:
+            p.summary()  # whatever was read can be used
+            outcomes["read"] += 1
+    assert outcomes["error"] > 0
