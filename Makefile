@@ -12,15 +12,15 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test lint fmt clippy doc rust-test python-test e2e e2e-deps bench
+.PHONY: help run test lint fmt clippy doc rust-test python-install python-test notebook-test e2e e2e-deps bench python-bench
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
 	cargo run --release -- serve
 
-test: lint rust-test python-test e2e ## Run every check and test (what CI runs)
+test: lint rust-test python-test notebook-test e2e ## Run every check and test (what CI runs)
 
 lint: fmt clippy doc ## Formatting, clippy with -D warnings, rustdoc with -D warnings
 
@@ -53,10 +53,21 @@ e2e-deps: ## Install Prometheus and Chromium from Debian's packages (skipped whe
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium; \
 	fi
 
-python-test: $(VENV)/.installed ## Build and install the Python package as a user would, then pytest
+# Built and installed the way a user does it; reinstalled only when its sources change.
+PY_SOURCES := $(shell find python/src python/sextant profiler/src -type f) python/Cargo.toml python/pyproject.toml profiler/Cargo.toml Cargo.lock
+$(VENV)/.sextant-installed: $(VENV)/.installed $(PY_SOURCES)
 	$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+	touch $@
+
+python-install: $(VENV)/.sextant-installed ## Build the Python package and pip-install it into .venv
+
+python-test: python-install ## pytest (exact numpy/scipy oracles, CLI interop, a real server) and doctests
 	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
-		../python/tests --doctest-modules --pyargs sextant
+		../python/tests --ignore=../python/tests/notebook --doctest-modules --pyargs sextant
+
+notebook-test: python-install ## Execute python/examples/compare_to_baseline.ipynb against a server the test starts
+	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
+		../python/tests/notebook
 
 e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool and headless Chromium
 	cargo build --bin sextant
@@ -64,3 +75,6 @@ e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool a
 
 bench: ## Criterion benches (figures go in benches/RESULTS.md)
 	cargo bench -p sextant-benches
+
+python-bench: ## sextant vs whylogs side by side, in its own venv (not part of CI)
+	$(MAKE) -C benches/python
