@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test lint fmt clippy doc rust-test python-test e2e e2e-deps bench
+.PHONY: help run test lint fmt clippy doc rust-test python-test e2e e2e-deps ops-deps ops-test bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,7 +20,7 @@ help: ## List the targets
 run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
 	cargo run --release -- serve
 
-test: lint rust-test python-test e2e ## Run every check and test (what CI runs)
+test: lint rust-test python-test ops-test e2e ## Run every check and test (what CI runs)
 
 lint: fmt clippy doc ## Formatting, clippy with -D warnings, rustdoc with -D warnings
 
@@ -58,7 +58,19 @@ python-test: $(VENV)/.installed ## Build and install the Python package as a use
 	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
 		../python/tests --doctest-modules --pyargs sextant
 
-e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool and headless Chromium
+# npm packages for the dashboard type check and the prometheus-operator models, into a
+# git-ignored dashboards/check/node_modules; reinstalled only when the lockfile changes.
+OPS_NODE := dashboards/check/node_modules/.installed
+$(OPS_NODE): dashboards/check/package.json dashboards/check/package-lock.json
+	cd dashboards/check && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ops-deps: $(OPS_NODE) ## npm packages for the ops checks (skipped when installed)
+
+ops-test: e2e-deps ops-deps $(VENV)/.installed ## Dashboards, alert rules and Kubernetes manifests, checked by the real tools
+	$(PY) -m pytest tests/ops -q
+
+e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool, headless Chromium, Prometheus and Locust
 	cargo build --bin sextant
 	$(PY) -m pytest tests/e2e -q
 
