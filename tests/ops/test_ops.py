@@ -157,10 +157,14 @@ def test_built_in_kinds_validate_strictly():
 def test_prometheus_operator_objects_validate(rendered):
     proc = run("node", str(CHECK / "validate-crds.mjs"), stdin=json.dumps(rendered).encode())
     assert proc.stdout.decode().split() == ["valid:", "PrometheusRule/sextant/sextant", "valid:", "ServiceMonitor/sextant/sextant"]
+    # A wrong type (the schema) and a misspelt key (the strict type check) both fail.
     bad = json.loads(json.dumps(rendered))
     find(bad, "PrometheusRule", "sextant")["spec"]["groups"][0]["rules"][0]["for"] = 120
+    find(bad, "ServiceMonitor", "sextant")["spec"]["endpoints"][0]["intervall"] = "15s"
     proc = subprocess.run(["node", str(CHECK / "validate-crds.mjs")], input=json.dumps(bad).encode(), capture_output=True)
-    assert proc.returncode != 0 and b"must be string" in proc.stderr
+    assert proc.returncode != 0
+    assert b"for must be string" in proc.stderr, proc.stderr.decode()
+    assert b"'\"intervall\"' does not exist in type 'IEndpoint'" in proc.stderr, proc.stderr.decode()
 
 
 def test_model_deployment(rendered):
