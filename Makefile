@@ -15,7 +15,7 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: help run test lint fmt clippy doc rust-test python-test e2e e2e-deps ops-deps ops-test bench
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
 	cargo run --release -- serve
