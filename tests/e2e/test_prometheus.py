@@ -11,6 +11,12 @@ The rules file is loaded unchanged: `SextantFeatureDrift` has `for: 15m`, and Pr
 puts an alert in the `pending` state at the first evaluation where its expression holds,
 so "pending or firing" needs no shortened `for:`.
 
+Scrape interval: 3 s by default, not 1 s. With any rows profiled, one scrape of the debug
+build takes 1.2–1.9 s on this shared 2-core machine (the drift comparison behind
+`/metrics` recomputes a KLL sorted view for each of its 200 grid ranks, per feature and
+side), and Prometheus cannot give a scrape more time than its interval. With a release
+build, `SEXTANT_BIN=target/release/sextant SEXTANT_E2E_SCRAPE_INTERVAL=1s` runs it at 1 s.
+
 Nothing sleeps a fixed time: every wait polls with a deadline.
 """
 
