@@ -373,7 +373,9 @@ def resources() -> dict:
             "versions.",
             [(f"time() - process_start_time_seconds{{{SEL}}}", "{{instance}}"),
              (f"sextant_build_info{{{SEL}}}", "{{version}} {{model}}")],
-            w=8, options={"showHeader": True, "cellHeight": "sm"})
+            w=8, options={"showHeader": True, "cellHeight": "sm"},
+            target_extra={"format": "table", "instant": True, "range": False},
+            extra={"transformations": [{"id": "merge", "options": {}}]})
     return dashboard("sextant-resources", "sextant / resources",
                      "CPU, memory, network and disk of the model server: the process collector's series, "
                      "and cAdvisor's where Kubernetes provides them.", b)
