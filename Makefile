@@ -12,15 +12,15 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help run test lint fmt clippy doc rust-test python-install python-test notebook-test e2e e2e-deps bench python-bench
+.PHONY: help run test lint fmt clippy doc rust-test python-install python-test notebook-test e2e e2e-deps ops-deps ops-test bench python-bench
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: ## Serve the embedded wine model on 127.0.0.1:3000 (same as `cargo run --release -- serve`)
 	cargo run --release -- serve
 
-test: lint rust-test python-test notebook-test e2e ## Run every check and test (what CI runs)
+test: lint rust-test python-test notebook-test ops-test e2e ## Run every check and test (what CI runs)
 
 lint: fmt clippy doc ## Formatting, clippy with -D warnings, rustdoc with -D warnings
 
@@ -69,7 +69,19 @@ notebook-test: python-install ## Execute python/examples/compare_to_baseline.ipy
 	cd $(VENV) && bin/python -m pytest -c ../python/pyproject.toml --rootdir ../python \
 		../python/tests/notebook
 
-e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool and headless Chromium
+# npm packages for the dashboard type check and the prometheus-operator models, into a
+# git-ignored dashboards/check/node_modules; reinstalled only when the lockfile changes.
+OPS_NODE := dashboards/check/node_modules/.installed
+$(OPS_NODE): dashboards/check/package.json dashboards/check/package-lock.json
+	cd dashboards/check && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ops-deps: $(OPS_NODE) ## npm packages for the ops checks (skipped when installed)
+
+ops-test: e2e-deps ops-deps $(VENV)/.installed ## Dashboards, alert rules and Kubernetes manifests, checked by the real tools
+	$(PY) -m pytest tests/ops -q
+
+e2e: e2e-deps $(VENV)/.installed ## End-to-end: the real binary under promtool, headless Chromium, Prometheus and Locust
 	cargo build --bin sextant
 	$(PY) -m pytest tests/e2e -q
 
