@@ -110,6 +110,11 @@ pub fn load_key(shared_secret: Option<&[u8]>, data_dir: &Path) -> std::io::Resul
     let key: [u8; 32] = random_bytes();
     let tmp = data_dir.join("prediction-id.key.tmp");
     std::fs::write(&tmp, key)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
     std::fs::rename(&tmp, &path)?;
     Ok(key.to_vec())
 }

@@ -27,7 +27,14 @@ fn help_lists_every_subcommand() {
     let out = sextant(&["--help"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    for sub in ["serve", "profile", "show", "merge", "compare"] {
+    for sub in [
+        "serve",
+        "profile",
+        "show",
+        "merge",
+        "compare",
+        "export-predictions",
+    ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(sub)),
             "`{sub}` missing from --help:\n{stdout}"
