@@ -115,13 +115,7 @@ pub async fn evaluation(
     json["horizon_seconds"] = serde_json::json!(state.config.horizon_ms as f64 / 1000.0);
     json["model_version"] = serde_json::json!(state.model.version());
     let h = horizon(&state);
-    let s = state.clone();
-    let counts =
-        tokio::task::spawn_blocking(move || s.log.as_ref().map(|l| l.coverage(h.start_ms)))
-            .await
-            .ok()
-            .flatten()
-            .and_then(Result::ok);
+    let counts = state.log.as_ref().map(|l| l.coverage(h.start_ms));
     let coverage = match counts {
         Some((n, k)) => serde_json::json!({
             "predictions": n,
@@ -190,7 +184,7 @@ impl EvaluationCollector {
             .state
             .log
             .as_ref()
-            .and_then(|l| l.coverage(h.start_ms).ok())
+            .map(|l| l.coverage(h.start_ms))
             .and_then(|(n, k)| (n > 0).then(|| k as f64 / n as f64));
         self.coverage.set(ratio.unwrap_or(f64::NAN));
     }

@@ -16,9 +16,10 @@
 //! prediction another replica made). Table `meta` holds the feature names in order.
 
 use rusqlite::{Connection, OpenFlags, params};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -94,7 +95,7 @@ pub enum LogError {
 /// The prediction log of one server.
 pub struct PredictionLog {
     tx: mpsc::Sender<Msg>,
-    reader: Mutex<Connection>,
+    counts: Arc<Mutex<Counts>>,
     path: PathBuf,
 }
 
@@ -160,6 +161,7 @@ impl PredictionLog {
         model_version: &str,
         feature_names: Vec<String>,
         retention_ms: i64,
+        horizon_ms: i64,
     ) -> Result<Self, LogError> {
         std::fs::create_dir_all(data_dir).map_err(|e| LogError::Write(e.to_string()))?;
         let path = data_dir.join(FILE_NAME);
@@ -170,7 +172,7 @@ impl PredictionLog {
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![serde_json::to_string(&feature_names).unwrap_or_default()],
         )?;
-        let reader = open_rw(&path)?;
+        let counts = Arc::new(Mutex::new(Counts::load(&conn, horizon_ms)?));
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
             conn,
@@ -178,16 +180,13 @@ impl PredictionLog {
             feature_names,
             retention_ms,
             last_retention: None,
+            counts: counts.clone(),
         };
         std::thread::Builder::new()
             .name("prediction-log".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| LogError::Write(e.to_string()))?;
-        Ok(PredictionLog {
-            tx,
-            reader: Mutex::new(reader),
-            path,
-        })
+        Ok(PredictionLog { tx, counts, path })
     }
 
     /// The database file.
@@ -231,19 +230,58 @@ impl PredictionLog {
         }
     }
 
-    /// `(predictions, with ground truth)` made since `since_ms`.
-    ///
-    /// # Errors
-    ///
-    /// The query failed.
-    pub fn coverage(&self, since_ms: i64) -> Result<(u64, u64), LogError> {
-        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        let (n, k): (i64, i64) = conn.query_row(
-            "SELECT count(*), count(actual) FROM predictions WHERE time_ms >= ?1",
-            params![since_ms],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+    /// `(predictions, with ground truth)` in the log made since `since_ms` (to the
+    /// second; at most the horizon given to [`PredictionLog::open`] back), from counts
+    /// the writer keeps as it commits — no scan of the table.
+    pub fn coverage(&self, since_ms: i64) -> (u64, u64) {
+        lock(&self.counts).since(since_ms)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Rows and rows with ground truth per second of prediction time, over a span.
+struct Counts {
+    span_ms: i64,
+    by_second: BTreeMap<i64, (u64, u64)>,
+}
+
+impl Counts {
+    /// Counts of the rows already in the log over the last `span_ms`.
+    fn load(conn: &Connection, span_ms: i64) -> rusqlite::Result<Counts> {
+        let mut counts = Counts {
+            span_ms,
+            by_second: BTreeMap::new(),
+        };
+        let since = sextant::time::now_ms().saturating_sub(span_ms);
+        let mut stmt = conn.prepare(
+            "SELECT time_ms / 1000, count(*), count(actual) FROM predictions
+             WHERE time_ms >= ?1 GROUP BY 1",
         )?;
-        Ok((n as u64, k as u64))
+        let mut rows = stmt.query(params![since])?;
+        while let Some(r) = rows.next()? {
+            let (s, n, k): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            counts.by_second.insert(s, (n as u64, k as u64));
+        }
+        Ok(counts)
+    }
+
+    fn apply(&mut self, deltas: &[(i64, u64, u64)]) {
+        for &(t, dn, dk) in deltas {
+            let e = self.by_second.entry(t.div_euclid(1000)).or_default();
+            e.0 += dn;
+            e.1 += dk;
+        }
+        let oldest = (sextant::time::now_ms() - self.span_ms).div_euclid(1000) - 1;
+        self.by_second = self.by_second.split_off(&oldest);
+    }
+
+    fn since(&self, since_ms: i64) -> (u64, u64) {
+        self.by_second
+            .range(since_ms.div_euclid(1000)..)
+            .fold((0, 0), |(n, k), (_, (dn, dk))| (n + dn, k + dk))
     }
 }
 
@@ -253,6 +291,7 @@ struct Writer {
     feature_names: Vec<String>,
     retention_ms: i64,
     last_retention: Option<Instant>,
+    counts: Arc<Mutex<Counts>>,
 }
 
 impl Writer {
@@ -306,9 +345,11 @@ impl Writer {
 
     fn write(&mut self, batch: Vec<Msg>) {
         let mut replies = Vec::new();
-        let result = self.write_tx(batch, &mut replies);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "prediction log: batch not written");
+        let mut deltas = Vec::new();
+        let result = self.write_tx(batch, &mut replies, &mut deltas);
+        match &result {
+            Ok(()) => lock(&self.counts).apply(&deltas),
+            Err(e) => tracing::error!(error = %e, "prediction log: batch not written"),
         }
         for (reply, outcomes) in replies {
             let r = match &result {
@@ -324,6 +365,7 @@ impl Writer {
         &mut self,
         batch: Vec<Msg>,
         replies: &mut Vec<(oneshot::Sender<Result<Vec<Outcome>, String>>, Vec<Outcome>)>,
+        deltas: &mut Vec<(i64, u64, u64)>,
     ) -> rusqlite::Result<()> {
         let mut flushes = Vec::new();
         let tx = self.conn.unchecked_transaction()?;
@@ -339,31 +381,32 @@ impl Writer {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'remote')
                  ON CONFLICT(prediction_id) DO UPDATE
                  SET actual = excluded.actual, feedback_time_ms = excluded.feedback_time_ms
-                 WHERE predictions.actual IS NULL",
+                 WHERE predictions.actual IS NULL
+                 RETURNING origin",
             )?;
-            let mut log_one = |p: &LoggedPrediction| -> rusqlite::Result<()> {
+            let mut log_one = |p: &LoggedPrediction| -> rusqlite::Result<Option<i64>> {
                 let features = p.features.as_deref().map(|f| self.features_json(f));
-                insert.execute(params![
+                let n = insert.execute(params![
                     p.id,
                     p.time_ms,
                     self.model_version,
                     p.prediction,
                     features
                 ])?;
-                Ok(())
+                Ok((n == 1).then_some(p.time_ms))
             };
             for msg in batch {
                 match msg {
-                    Msg::One(p) => log_one(&p)?,
+                    Msg::One(p) => deltas.extend(log_one(&p)?.map(|t| (t, 1, 0))),
                     Msg::Many(ps) => {
                         for p in &ps {
-                            log_one(p)?;
+                            deltas.extend(log_one(p)?.map(|t| (t, 1, 0)));
                         }
                     }
                     Msg::Feedback(items, reply) => {
                         let mut outcomes = Vec::with_capacity(items.len());
                         for f in &items {
-                            let changed = join.execute(params![
+                            let mut rows = join.query(params![
                                 f.id,
                                 f.time_ms,
                                 f.model_version,
@@ -371,11 +414,18 @@ impl Writer {
                                 f.actual,
                                 f.feedback_ms
                             ])?;
-                            outcomes.push(if changed == 1 {
-                                Outcome::Joined
-                            } else {
-                                Outcome::Duplicate
-                            });
+                            // A row back: joined, as a new (remote) row or an update.
+                            let outcome = match rows.next()? {
+                                None => Outcome::Duplicate,
+                                Some(r) => {
+                                    let origin: String = r.get(0)?;
+                                    let new_row = u64::from(origin == "remote");
+                                    deltas.push((f.time_ms, new_row, 1));
+                                    Outcome::Joined
+                                }
+                            };
+                            drop(rows);
+                            outcomes.push(outcome);
                         }
                         replies.push((reply, outcomes));
                     }

@@ -153,6 +153,7 @@ pub fn build_state(model: Model, data_dir: &Path, config: ServerConfig) -> Resul
             model.version(),
             model.feature_names().map(str::to_owned).collect(),
             config.retention_ms,
+            config.horizon_ms,
         )?)
     } else {
         None

@@ -117,6 +117,13 @@ fn kill_9_under_load_loses_no_prediction_acknowledged_a_second_before() {
     let (_, ev) = http(server.port, "GET", "/evaluation", "").unwrap();
     let ev: Value = serde_json::from_str(&ev).unwrap();
     assert_eq!(ev["count"], early.len());
+    // Coverage counts were reloaded from the log: every logged prediction, the early
+    // ones with ground truth.
+    assert!(
+        ev["coverage"]["predictions"].as_u64().unwrap() >= early.len() as u64,
+        "{ev}"
+    );
+    assert_eq!(ev["coverage"]["with_feedback"], early.len());
     server.stop();
     let conn = db(&dir);
     let joined: i64 = conn
