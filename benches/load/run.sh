@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load test of POST /predict with wrk (2 threads, 32 connections, loopback), profiling on
-# and off in the same run, with the server's CPU time per request and resident memory.
+# and off and the prediction log on and off in the same run, with the server's CPU time
+# per request and resident memory.
 #
 #   benches/load/run.sh [SECONDS]        (default 20; needs Debian's wrk)
 #
@@ -34,9 +35,12 @@ run() {
   local p99; p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
   local errors; errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
   local cpu_us; cpu_us=$(python3 -c "print(round(($cpu1 - $cpu0) / $tick / $reqs * 1e6, 1))")
-  printf '%-14s req/s %-10s p50 %-8s p99 %-8s cpu/req %sus  rss %s->%s KiB  non-2xx %s\n' \
+  printf '%-16s req/s %-10s p50 %-8s p99 %-8s cpu/req %sus  rss %s->%s KiB  non-2xx %s\n' \
     "$label" "$rps" "$p50" "$p99" "$cpu_us" "$rss0" "$rss1" "${errors:-0}"
 }
 
 run "profiling on"
 run "profiling off" --no-profiling
+# The prediction log (SQLite) costs: both with profiling on, log on is the default.
+run "log on"
+run "log off" --no-prediction-log

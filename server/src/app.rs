@@ -9,6 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use serde::Serialize;
+use sextant::recorder::Recorder;
+use sextant::store::Store;
 use sextant::summary::ProfileSummary;
 use sextant::{ProfileView, Window};
 use std::collections::HashMap;
@@ -26,6 +28,11 @@ pub fn app(state: AppState) -> Router {
             "/predict",
             post(predict).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
         )
+        .route(
+            "/feedback",
+            post(crate::feedback::feedback).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
+        .route("/evaluation", get(crate::evaluation::evaluation))
         .route("/healthcheck", get(healthcheck))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -82,7 +89,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 /// Reads `start`/`end` (RFC 3339 or unix seconds) with defaults.
-fn range(q: &HashMap<String, String>, default_span_ms: i64) -> Result<Window, ApiError> {
+pub(crate) fn range(q: &HashMap<String, String>, default_span_ms: i64) -> Result<Window, ApiError> {
     let now = sextant::time::now_ms();
     let parse = |key: &str| -> Result<Option<i64>, ApiError> {
         q.get(key)
@@ -106,15 +113,29 @@ fn range(q: &HashMap<String, String>, default_span_ms: i64) -> Result<Window, Ap
 /// The merged profile of every window overlapping `w`: the open one and the closed
 /// ones held in memory from the recorder, older closed ones from the store.
 pub fn profile_of_range(state: &AppState, w: Window) -> Result<ProfileView, ApiError> {
-    let history = state.recorder.history();
-    let mut views = vec![state.recorder.live_view(w)];
+    merged_range(&state.recorder, state.store.as_ref(), w)
+}
+
+/// The merged profile of every window of `recorder` overlapping `w`, older closed ones
+/// from `store`.
+///
+/// # Errors
+///
+/// The store cannot be read or the profiles do not merge.
+pub fn merged_range(
+    recorder: &Recorder,
+    store: Option<&Store>,
+    w: Window,
+) -> Result<ProfileView, ApiError> {
+    let history = recorder.history();
+    let mut views = vec![recorder.live_view(w)];
     views.extend(
         history
             .iter()
             .filter(|(win, _)| win.overlaps(w))
             .map(|(_, v)| v.clone()),
     );
-    if let Some(store) = &state.store {
+    if let Some(store) = store {
         let read = store
             .read_range(w.start_ms, w.end_ms)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

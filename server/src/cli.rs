@@ -41,6 +41,28 @@ pub enum Command {
     Merge(MergeArgs),
     /// Compare a profile with its baseline: drift per feature, as a table, JSON or HTML.
     Compare(CompareArgs),
+    /// Export the prediction log (and its ground truth) as CSV or JSON Lines.
+    ExportPredictions(ExportArgs),
+}
+
+/// Options of `sextant export-predictions`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The server's data directory (holding `predictions.sqlite`).
+    #[arg(long, env = "SEXTANT_DATA_DIR", default_value = "./sextant-data")]
+    pub data_dir: PathBuf,
+    /// Predictions made at or after this time (RFC 3339 or unix seconds).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Predictions made before this time (RFC 3339 or unix seconds).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only predictions that have ground truth.
+    #[arg(long)]
+    pub with_feedback: bool,
+    /// Where to write: `.csv` or `.jsonl` (the format follows the extension).
+    #[arg(long, short)]
+    pub output: PathBuf,
 }
 
 /// Options of `sextant serve`.
@@ -67,6 +89,16 @@ pub struct ServeArgs {
     /// Do not profile requests (for measuring what profiling costs).
     #[arg(long, env = "SEXTANT_NO_PROFILING")]
     pub no_profiling: bool,
+    /// Do not log predictions (no feedback either; for measuring what the log costs).
+    #[arg(long, env = "SEXTANT_NO_PREDICTION_LOG")]
+    pub no_prediction_log: bool,
+    /// Log predictions without their features.
+    #[arg(long, env = "SEXTANT_NO_PAYLOAD_LOG")]
+    pub no_payload_log: bool,
+    /// Key the replicas share to accept feedback for each other's predictions (default:
+    /// a key kept in the data directory, for a single replica).
+    #[arg(long, env = "SEXTANT_SHARED_SECRET", hide_env_values = true)]
+    pub shared_secret: Option<String>,
 }
 
 /// Options of `sextant profile`.
@@ -134,7 +166,49 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(args) => profile(&args),
         Command::Show(args) => show(&args),
         Command::Merge(args) => merge(&args),
+        Command::ExportPredictions(args) => export_predictions(&args),
     }
+}
+
+fn export_predictions(args: &ExportArgs) -> anyhow::Result<()> {
+    use crate::predlog::{ExportFilter, ExportFormat};
+    let format = match args.output.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("csv") => ExportFormat::Csv,
+        Some(e) if e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson") => {
+            ExportFormat::JsonLines
+        }
+        _ => bail!(
+            "-o `{}`: the extension must be .csv or .jsonl",
+            args.output.display()
+        ),
+    };
+    let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
+        v.as_deref()
+            .map(|s| {
+                sextant::time::parse_timestamp(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+            })
+            .transpose()
+    };
+    let filter = ExportFilter {
+        since_ms: time("since", &args.since)?,
+        until_ms: time("until", &args.until)?,
+        with_feedback: args.with_feedback,
+    };
+    let log = args.data_dir.join(crate::predlog::FILE_NAME);
+    if !log.is_file() {
+        bail!("no prediction log at `{}`", log.display());
+    }
+    let conn = crate::predlog::open_existing(&args.data_dir)
+        .with_context(|| format!("cannot open `{}`", log.display()))?;
+    let tmp = args.output.with_extension("sextant-tmp");
+    let file = std::fs::File::create(&tmp)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    let n = crate::predlog::export(&conn, filter, format, file)
+        .with_context(|| format!("exporting `{}`", log.display()))?;
+    std::fs::rename(&tmp, &args.output)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    eprintln!("exported {n} predictions to `{}`", args.output.display());
+    Ok(())
 }
 
 /// Reads a profile file, saying which file is wrong and how.

@@ -6,10 +6,14 @@
 
 pub mod app;
 pub mod cli;
+pub mod evaluation;
+pub mod feedback;
+pub mod ids;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
 pub mod predict;
+pub mod predlog;
 pub mod problem;
 pub mod serve;
 pub mod state;

@@ -55,7 +55,16 @@ pub struct Metrics {
     pub model_prediction: prometheus::Histogram,
     /// Fields rejected by validation, by feature and reason.
     pub rejected_fields: IntCounterVec,
+    /// Feedback items by outcome (joined, duplicate, unknown, invalid).
+    pub feedback: IntCounterVec,
+    /// Absolute error of each joined feedback.
+    pub absolute_error: prometheus::Histogram,
+    /// Seconds from prediction to its ground truth, per joined feedback.
+    pub label_delay: prometheus::Histogram,
 }
+
+/// The outcomes of `sextant_feedback_total`.
+pub const FEEDBACK_OUTCOMES: [&str; 4] = ["joined", "duplicate", "unknown", "invalid"];
 
 fn status_class(status: u16) -> &'static str {
     match status {
@@ -129,6 +138,32 @@ impl Metrics {
             ),
             &["feature", "reason"],
         )?;
+        let feedback = IntCounterVec::new(
+            Opts::new(
+                "sextant_feedback_total",
+                "Feedback items received, by outcome: joined, duplicate (already had ground truth), unknown (id not issued by this fleet, or older than retention), invalid.",
+            ),
+            &["outcome"],
+        )?;
+        for outcome in FEEDBACK_OUTCOMES {
+            feedback.with_label_values(&[outcome]);
+        }
+        let absolute_error = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "sextant_absolute_error",
+                "Absolute error |actual - prediction| of each prediction joined to ground truth.",
+            )
+            .buckets(vec![0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0]),
+        )?;
+        let label_delay = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "sextant_label_delay_seconds",
+                "Seconds from a prediction to its ground truth, per joined feedback.",
+            )
+            .buckets(vec![
+                1.0, 10.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0, 604_800.0,
+            ]),
+        )?;
         let build = IntGaugeVec::new(
             Opts::new(
                 "sextant_build_info",
@@ -146,6 +181,9 @@ impl Metrics {
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(prediction.clone()))?;
         registry.register(Box::new(rejected_fields.clone()))?;
+        registry.register(Box::new(feedback.clone()))?;
+        registry.register(Box::new(absolute_error.clone()))?;
+        registry.register(Box::new(label_delay.clone()))?;
         registry.register(Box::new(build))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -161,6 +199,9 @@ impl Metrics {
             in_flight,
             prediction,
             rejected_fields,
+            feedback,
+            absolute_error,
+            label_delay,
         })
     }
 

@@ -2,6 +2,7 @@
 
 use crate::metrics::Metrics;
 use crate::model::Model;
+use crate::predlog::LoggedPrediction;
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
 use axum::Json;
@@ -129,7 +130,7 @@ fn check<'a>(
     (values, errors, failures)
 }
 
-fn type_name(v: &Json_) -> &'static str {
+pub(crate) fn type_name(v: &Json_) -> &'static str {
     match v {
         Json_::Null => "null",
         Json_::Bool(_) => "a boolean",
@@ -174,6 +175,42 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Reads a JSON request body, shared by every POST endpoint: 415 unless the content
+/// type is JSON, the body limit's 413, 400 on malformed JSON, and 413 for a body over
+/// [`crate::app::MAX_BODY`] unless it is a batch (an object with `batch_key`), which the
+/// route's larger limit bounds.
+///
+/// # Errors
+///
+/// The problem to answer.
+pub fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    batch_key: &str,
+) -> Result<Json_, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send JSON with `Content-Type: application/json`",
+        ));
+    }
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
+    let json: Json_ = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    let is_batch = json.as_object().is_some_and(|o| o.contains_key(batch_key));
+    if body.len() > crate::app::MAX_BODY && !is_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "body of {} bytes: one item may take at most {} bytes",
+                body.len(),
+                crate::app::MAX_BODY
+            ),
+        ));
+    }
+    Ok(json)
+}
+
 /// `POST /predict`: one instance, or `{"instances": [...]}` (up to [`MAX_BATCH`]).
 pub async fn predict(
     State(state): State<AppState>,
@@ -181,28 +218,7 @@ pub async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if !is_json(&headers) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the features as JSON with `Content-Type: application/json`",
-        ));
-    }
-    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
-    let json: Json_ = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
-    let is_batch = json
-        .as_object()
-        .is_some_and(|o| o.contains_key("instances"));
-    if body.len() > crate::app::MAX_BODY && !is_batch {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "body of {} bytes: one instance may take at most {} bytes",
-                body.len(),
-                crate::app::MAX_BODY
-            ),
-        ));
-    }
+    let json = json_body(&headers, body, "instances")?;
     let version = state.model.version().to_owned();
     match &json {
         Json_::Object(obj) if obj.contains_key("instances") => {
@@ -256,7 +272,8 @@ pub async fn predict(
             if !errors.is_empty() {
                 return Err(ApiError::invalid_fields(errors));
             }
-            let predictions = serve_rows(&state, &rows)
+            let predictions = serve_rows(&state, rows)
+                .await
                 .into_iter()
                 .map(|(quality, prediction_id)| Prediction {
                     quality,
@@ -276,8 +293,7 @@ pub async fn predict(
                 record_failures(&state, &failures);
                 return Err(ApiError::invalid_fields(errors));
             }
-            let (quality, prediction_id) =
-                serve_rows(&state, std::slice::from_ref(&values)).remove(0);
+            let (quality, prediction_id) = serve_rows(&state, vec![values]).await.remove(0);
             Ok(Json(Prediction {
                 quality,
                 prediction_id,
@@ -293,27 +309,45 @@ pub async fn predict(
     }
 }
 
-/// Predicts validated rows and records them (features and prediction) in one lock.
-fn serve_rows(state: &AppState, rows: &[Vec<f64>]) -> Vec<(f64, String)> {
+/// Predicts validated rows, records them (features and prediction) in one lock and
+/// queues them for the prediction log.
+async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, String)> {
+    let now = sextant::time::now_ms();
     let out: Vec<(f64, String)> = rows
         .iter()
-        .map(|r| (state.model.predict(r), state.prediction_id()))
+        .map(|r| {
+            let q = state.model.predict(r);
+            (q, state.ids.issue(now, q))
+        })
         .collect();
     for (q, _) in &out {
         state.metrics.model_prediction.observe(*q);
     }
-    if !state.config.profiling {
-        return out;
-    }
-    let n = state.model.n_features();
-    state.recorder.with_live(|p| {
-        for (row, (quality, _)) in rows.iter().zip(&out) {
-            for (i, &x) in row.iter().enumerate() {
-                p.record_at(i, Value::Float(x));
+    if state.config.profiling {
+        let n = state.model.n_features();
+        state.recorder.with_live(|p| {
+            for (row, (quality, _)) in rows.iter().zip(&out) {
+                for (i, &x) in row.iter().enumerate() {
+                    p.record_at(i, Value::Float(x));
+                }
+                p.record_at(n, Value::Float(*quality));
             }
-            p.record_at(n, Value::Float(*quality));
-        }
-        p.add_rows(rows.len() as u64);
-    });
+            p.add_rows(rows.len() as u64);
+        });
+    }
+    if let Some(log) = &state.log {
+        let payload = state.config.payload_log;
+        let records = rows
+            .into_iter()
+            .zip(&out)
+            .map(|(row, (q, id))| LoggedPrediction {
+                id: id.clone(),
+                time_ms: now,
+                prediction: *q,
+                features: payload.then_some(row),
+            })
+            .collect();
+        log.record(records).await;
+    }
     out
 }

@@ -19,7 +19,7 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it.
     pub message: String,
-    /// `missing`, `wrong_type`, `out_of_range` or `unknown_field`.
+    /// `missing`, `wrong_type`, `out_of_range`, `unknown_field` or (feedback) `unknown`.
     pub kind: &'static str,
 }
 
@@ -64,6 +64,14 @@ impl ApiError {
             format!("invalid fields: {}", names.join(", ")),
         );
         e.kind = "https://sextant.dev/problems/validation".into();
+        e.errors = errors;
+        e
+    }
+
+    /// An error with `status` naming each offending field (e.g. 404 for unknown ids).
+    pub fn with_fields(status: StatusCode, detail: &str, errors: Vec<FieldError>) -> Self {
+        let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        let mut e = ApiError::new(status, format!("{detail}: {}", names.join(", ")));
         e.errors = errors;
         e
     }

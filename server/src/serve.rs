@@ -2,9 +2,12 @@
 
 use crate::app::app;
 use crate::cli::ServeArgs;
+use crate::evaluation::EvaluationCollector;
+use crate::ids::IdSigner;
 use crate::metrics::{Metrics, ProfileCollector};
 use crate::model::Model;
-use crate::state::{AppState, PREDICTION, ServerConfig, schema_of};
+use crate::predlog::PredictionLog;
+use crate::state::{AppState, FeedbackParts, PREDICTION, ServerConfig, SharedSecret, schema_of};
 use anyhow::{Context, Result, bail};
 use sextant::recorder::{Recorder, RecorderConfig, Sink};
 use sextant::store::Store;
@@ -119,9 +122,60 @@ pub fn build_state(model: Model, data_dir: &Path, config: ServerConfig) -> Resul
             recorder.preload(stored.window, view);
         }
     }
+    // Evaluation windows, in their own store.
+    let eval_store = Store::open(data_dir.join("evaluation"))
+        .with_context(|| format!("data directory `{}`", data_dir.display()))?;
+    let evaluation = Arc::new(Recorder::new(
+        crate::evaluation::schema(),
+        RecorderConfig {
+            window_ms: config.window_ms,
+            history,
+            tags: [("model_version".to_owned(), model.version().to_owned())].into(),
+            ..RecorderConfig::default()
+        },
+        Some(store_sink(eval_store.clone())),
+    ));
+    let read = eval_store.read_range(now - config.horizon_ms, now)?;
+    for (stored, bytes) in read.windows {
+        if let Ok(view) = ProfileView::from_bytes(&bytes) {
+            evaluation.preload(stored.window, view);
+        }
+    }
+    let key = crate::ids::load_key(
+        config.shared_secret.as_ref().map(|s| s.0.as_slice()),
+        data_dir,
+    )
+    .with_context(|| format!("prediction id key in `{}`", data_dir.display()))?;
+    let ids = IdSigner::new(&key, model.version());
+    let log = if config.prediction_log {
+        Some(PredictionLog::open(
+            data_dir,
+            model.version(),
+            model.feature_names().map(str::to_owned).collect(),
+            config.retention_ms,
+            config.horizon_ms,
+        )?)
+    } else {
+        None
+    };
     let metrics = Metrics::new(model.version())?;
-    let state = AppState::new(model, recorder, baseline, metrics, Some(store), config);
+    let state = AppState::new(
+        model,
+        recorder,
+        baseline,
+        metrics,
+        Some(store),
+        config,
+        FeedbackParts {
+            ids,
+            log,
+            evaluation,
+            evaluation_store: Some(eval_store),
+        },
+    );
     let collector = ProfileCollector::new(state.clone())?;
+    state.metrics.registry.register(Box::new(collector))?;
+    let collector = EvaluationCollector::new(state.clone())?;
     state.metrics.registry.register(Box::new(collector))?;
     Ok(state)
 }
@@ -165,6 +219,13 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         horizon_ms: duration("drift-horizon", &args.drift_horizon)?,
         retention_ms: duration("retention", &args.retention)?,
         profiling: !args.no_profiling,
+        prediction_log: !args.no_prediction_log,
+        payload_log: !args.no_payload_log,
+        shared_secret: args
+            .shared_secret
+            .as_ref()
+            .filter(|s| !s.is_empty())
+            .map(|s| SharedSecret(s.as_bytes().to_vec())),
     };
     if config.horizon_ms < config.window_ms {
         bail!(
@@ -214,15 +275,25 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
                 loop {
                     tick.tick().await;
                     let rec = state.recorder.clone();
-                    let _ = tokio::task::spawn_blocking(move || rec.rotate()).await;
-                    if n.is_multiple_of(600)
-                        && let Some(store) = &state.store
-                    {
+                    let eval = state.evaluation.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        rec.rotate();
+                        eval.rotate();
+                    })
+                    .await;
+                    if n.is_multiple_of(600) {
                         let cutoff = sextant::time::now_ms() - state.config.retention_ms;
-                        match store.remove_older_than(cutoff) {
-                            Ok(0) => {}
-                            Ok(k) => tracing::info!(removed = k, "retention: removed old windows"),
-                            Err(e) => tracing::warn!(error = %e, "retention failed"),
+                        for store in [&state.store, &state.evaluation_store]
+                            .into_iter()
+                            .flatten()
+                        {
+                            match store.remove_older_than(cutoff) {
+                                Ok(0) => {}
+                                Ok(k) => {
+                                    tracing::info!(removed = k, "retention: removed old windows")
+                                }
+                                Err(e) => tracing::warn!(error = %e, "retention failed"),
+                            }
                         }
                     }
                     n += 1;
@@ -234,6 +305,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             .await
             .context("server error")?;
         ticker.abort();
+        if let Some(log) = &state.log {
+            log.flush().await;
+        }
+        state.evaluation.flush();
         let closed = state.recorder.flush();
         tracing::info!(windows = closed.len(), "open window stored; bye");
         anyhow::Ok(())

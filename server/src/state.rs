@@ -1,13 +1,15 @@
-//! The server's shared state: model, recorder, baseline, metrics, store.
+//! The server's shared state: model, recorder, baseline, metrics, store, prediction log.
 
+use crate::ids::IdSigner;
 use crate::metrics::Metrics;
 use crate::model::Model;
+use crate::predlog::PredictionLog;
 use sextant::drift::{DriftConfig, DriftReport, compare};
 use sextant::recorder::Recorder;
 use sextant::store::Store;
 use sextant::{FeatureKind, ProfileView, Schema, Window};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
 
 /// The name of the prediction in profiles.
 pub const PREDICTION: &str = "prediction";
@@ -23,6 +25,22 @@ pub struct ServerConfig {
     pub retention_ms: i64,
     /// Whether requests are profiled (off only to measure what profiling costs).
     pub profiling: bool,
+    /// Whether predictions are logged (off: no log, and `POST /feedback` answers 503).
+    pub prediction_log: bool,
+    /// Whether the log keeps each prediction's features.
+    pub payload_log: bool,
+    /// The key replicas share to verify each other's prediction ids.
+    pub shared_secret: Option<SharedSecret>,
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone)]
+pub struct SharedSecret(pub Vec<u8>);
+
+impl std::fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedSecret(<redacted>)")
+    }
 }
 
 impl Default for ServerConfig {
@@ -32,6 +50,9 @@ impl Default for ServerConfig {
             horizon_ms: 15 * 60_000,
             retention_ms: 7 * 86_400_000,
             profiling: true,
+            prediction_log: true,
+            payload_log: true,
+            shared_secret: None,
         }
     }
 }
@@ -58,8 +79,26 @@ pub struct Inner {
     pub config: ServerConfig,
     /// Whether the server takes traffic (false while draining).
     pub ready: AtomicBool,
-    instance: u64,
-    next_id: AtomicU64,
+    /// Issues and verifies prediction ids.
+    pub ids: IdSigner,
+    /// The prediction log, unless switched off.
+    pub log: Option<PredictionLog>,
+    /// Live profiles of residuals and errors, per window (by feedback time).
+    pub evaluation: Arc<Recorder>,
+    /// Closed evaluation windows on disk, if any.
+    pub evaluation_store: Option<Store>,
+}
+
+/// The feedback side of the state: ids, log, evaluation profiles.
+pub struct FeedbackParts {
+    /// Issues and verifies prediction ids.
+    pub ids: IdSigner,
+    /// The prediction log, unless switched off.
+    pub log: Option<PredictionLog>,
+    /// Live evaluation profiles.
+    pub evaluation: Arc<Recorder>,
+    /// Closed evaluation windows on disk.
+    pub evaluation_store: Option<Store>,
 }
 
 impl std::ops::Deref for AppState {
@@ -88,8 +127,8 @@ impl AppState {
         metrics: Metrics,
         store: Option<Store>,
         config: ServerConfig,
+        feedback: FeedbackParts,
     ) -> Self {
-        let seed = sextant::time::now_ms() as u64 ^ (u64::from(std::process::id()) << 32);
         AppState(Arc::new(Inner {
             model,
             recorder,
@@ -99,15 +138,11 @@ impl AppState {
             drift: DriftConfig::default(),
             config,
             ready: AtomicBool::new(true),
-            instance: sextant::hash::fmix64(seed),
-            next_id: AtomicU64::new(0),
+            ids: feedback.ids,
+            log: feedback.log,
+            evaluation: feedback.evaluation,
+            evaluation_store: feedback.evaluation_store,
         }))
-    }
-
-    /// A new prediction id, unique across processes with overwhelming probability.
-    pub fn prediction_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{:016x}", self.instance, n)
     }
 
     /// The merged profile over the drift horizon, the open window included.

@@ -77,7 +77,10 @@ async fn a_valid_wine_is_scored_with_an_id_and_the_model_version() {
     ]);
     assert_eq!(body["quality"].as_f64().unwrap(), expected);
     assert_eq!(body["model_version"], Model::embedded().unwrap().version());
-    assert_eq!(body["prediction_id"].as_str().unwrap().len(), 32);
+    assert_eq!(
+        body["prediction_id"].as_str().unwrap().len(),
+        sextant_server::ids::ID_LEN
+    );
     // Batches answer a list, in order, with distinct ids.
     let (status, body) = predict(&s, json!({"instances": [wine(), wine(), wine()]})).await;
     assert_eq!(status, StatusCode::OK);

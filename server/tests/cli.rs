@@ -1,5 +1,7 @@
 //! The command line as a user meets it: the real binary, run as a process.
 
+mod common;
+
 use std::process::{Command, Output};
 
 fn sextant(args: &[&str]) -> Output {
@@ -25,7 +27,14 @@ fn help_lists_every_subcommand() {
     let out = sextant(&["--help"]);
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    for sub in ["serve", "profile", "show", "merge", "compare"] {
+    for sub in [
+        "serve",
+        "profile",
+        "show",
+        "merge",
+        "compare",
+        "export-predictions",
+    ] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(sub)),
             "`{sub}` missing from --help:\n{stdout}"
@@ -213,4 +222,120 @@ fn bad_files_exit_1_with_a_message_naming_the_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 3"));
     let out = sextant(&["show", dir.join("missing.sxp").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn export_predictions_writes_csv_and_json_lines_with_filters() {
+    use common::{Server, WINE, http};
+    let dir = tempdir("export");
+    let data = dir.join("data");
+    let before = sextant::time::now_ms();
+    let server = Server::start(&data);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = http(server.port, "POST", "/predict", WINE).unwrap();
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        ids.push(v["prediction_id"].as_str().unwrap().to_owned());
+    }
+    let fb = serde_json::json!({"prediction_id": ids[1], "actual": 7}).to_string();
+    assert_eq!(http(server.port, "POST", "/feedback", &fb).unwrap().0, 200);
+    server.stop();
+    let data_s = data.to_str().unwrap();
+
+    let csv = dir.join("all.csv");
+    run_ok(&[
+        "export-predictions",
+        "--data-dir",
+        data_s,
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "prediction_id");
+    assert!(
+        header.contains(&"actual") && header.contains(&"alcohol_pct_vol"),
+        "{header:?}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3);
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let mut exported: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    exported.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(exported, expected);
+    let labelled: Vec<_> = rows
+        .iter()
+        .filter(|r| !r[col("actual")].is_empty())
+        .collect();
+    assert_eq!(labelled.len(), 1);
+    assert_eq!(labelled[0][0], ids[1]);
+    assert_eq!(labelled[0][col("actual")], "7");
+    assert_eq!(labelled[0][col("alcohol_pct_vol")], "9.4");
+    assert!(labelled[0][col("time")].ends_with('Z'));
+
+    // JSON Lines, only predictions with feedback, unix-seconds bounds.
+    let jsonl = dir.join("fb.jsonl");
+    let since = (before / 1000 - 1).to_string();
+    run_ok(&[
+        "export-predictions",
+        "--data-dir",
+        data_s,
+        "--since",
+        &since,
+        "--with-feedback",
+        "-o",
+        jsonl.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["prediction_id"], ids[1].as_str());
+    assert_eq!(lines[0]["features"]["ph"], 3.51);
+    // --until before the traffic: nothing (RFC 3339 bound).
+    let none = dir.join("none.csv");
+    run_ok(&[
+        "export-predictions",
+        "--data-dir",
+        data_s,
+        "--until",
+        "2020-01-01T00:00:00Z",
+        "-o",
+        none.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(&none).unwrap().lines().count(),
+        1,
+        "header only"
+    );
+    // Errors: bad extension, bad time, no log.
+    for args in [
+        vec!["export-predictions", "--data-dir", data_s, "-o", "out.txt"],
+        vec![
+            "export-predictions",
+            "--data-dir",
+            data_s,
+            "--since",
+            "yesterday",
+            "-o",
+            "o.csv",
+        ],
+        vec![
+            "export-predictions",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "-o",
+            "o.csv",
+        ],
+    ] {
+        let out = sextant(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(!out.stderr.is_empty());
+    }
 }

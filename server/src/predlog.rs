@@ -1,0 +1,567 @@
+//! The prediction log: every prediction, and the ground truth joined to it later, in
+//! SQLite (`predictions.sqlite` in the data directory, WAL mode).
+//!
+//! The request path only enqueues a record on a bounded channel; one writer thread
+//! drains whatever is queued, writes it in one transaction and commits, so under load
+//! batches grow by themselves and an idle log commits each prediction at once. A commit
+//! is a `write` to the WAL file (`synchronous = NORMAL`): it survives `kill -9` of the
+//! process at once, and SQLite's journaling keeps the file consistent whatever happens;
+//! after a power cut the last commits before a checkpoint may be lost, never corrupted.
+//! Feedback goes through the same channel, so it is ordered after the prediction it
+//! joins, and its reply is sent only once the feedback is committed.
+//!
+//! Table `predictions`: `prediction_id` (primary key), `time_ms` (unix ms),
+//! `model_version`, `prediction`, `features` (a JSON object, NULL when payload logging is
+//! off), `actual`, `feedback_time_ms`, `origin` (`local`, or `remote` for feedback to a
+//! prediction another replica made). Table `meta` holds the feature names in order.
+
+use rusqlite::{Connection, OpenFlags, params};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// The log's file name in the data directory.
+pub const FILE_NAME: &str = "predictions.sqlite";
+/// Records queued before the request path waits for the writer.
+const QUEUE: usize = 16 * 1024;
+/// Messages written in one transaction at most.
+const MAX_BATCH: usize = 4096;
+/// How often retention runs, at most.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// One prediction to log.
+#[derive(Debug)]
+pub struct LoggedPrediction {
+    /// Its id.
+    pub id: String,
+    /// When, unix ms.
+    pub time_ms: i64,
+    /// The prediction.
+    pub prediction: f64,
+    /// The features in model order (`None` when payload logging is off).
+    pub features: Option<Vec<f64>>,
+}
+
+/// Ground truth for one prediction, already verified.
+#[derive(Debug, Clone)]
+pub struct Feedback {
+    /// The prediction's id.
+    pub id: String,
+    /// When the prediction was made (from the id).
+    pub time_ms: i64,
+    /// The prediction (from the id).
+    pub prediction: f64,
+    /// The model version, if the id's fingerprint matches the served model.
+    pub model_version: Option<String>,
+    /// The ground truth.
+    pub actual: f64,
+    /// When it arrived, unix ms.
+    pub feedback_ms: i64,
+}
+
+/// What became of one feedback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Joined to its prediction now.
+    Joined,
+    /// The prediction already had ground truth (the first one is kept).
+    Duplicate,
+}
+
+enum Msg {
+    One(LoggedPrediction),
+    Many(Vec<LoggedPrediction>),
+    Feedback(Vec<Feedback>, oneshot::Sender<Result<Vec<Outcome>, String>>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Errors of the log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// SQLite failed.
+    #[error("prediction log: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The writer thread has stopped.
+    #[error("prediction log: the writer has stopped")]
+    Stopped,
+    /// The writer could not write.
+    #[error("prediction log: {0}")]
+    Write(String),
+}
+
+/// The prediction log of one server.
+pub struct PredictionLog {
+    tx: mpsc::Sender<Msg>,
+    counts: Arc<Mutex<Counts>>,
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS predictions (
+    prediction_id TEXT PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    model_version TEXT,
+    prediction REAL NOT NULL,
+    features TEXT,
+    actual REAL,
+    feedback_time_ms INTEGER,
+    origin TEXT NOT NULL DEFAULT 'local'
+);
+CREATE INDEX IF NOT EXISTS predictions_time ON predictions(time_ms, actual);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+";
+
+fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// Opens an existing log for reading and export (read-write, so a log left by `kill -9`
+/// is recovered from its WAL first).
+///
+/// # Errors
+///
+/// No log there, or not a SQLite database.
+pub fn open_existing(data_dir: &Path) -> rusqlite::Result<Connection> {
+    let path = data_dir.join(FILE_NAME);
+    let conn = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// The feature names stored in a log's `meta` table, in model order.
+pub fn feature_names(conn: &Connection) -> Vec<String> {
+    conn.query_row(
+        "SELECT value FROM meta WHERE key = 'feature_names'",
+        [],
+        |r| r.get::<_, String>(0),
+    )
+    .ok()
+    .and_then(|s| serde_json::from_str(&s).ok())
+    .unwrap_or_default()
+}
+
+impl PredictionLog {
+    /// Opens (creating if needed) the log in `data_dir` and starts its writer.
+    ///
+    /// # Errors
+    ///
+    /// The database cannot be opened or its schema created.
+    pub fn open(
+        data_dir: &Path,
+        model_version: &str,
+        feature_names: Vec<String>,
+        retention_ms: i64,
+        horizon_ms: i64,
+    ) -> Result<Self, LogError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| LogError::Write(e.to_string()))?;
+        let path = data_dir.join(FILE_NAME);
+        let conn = open_rw(&path)?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('feature_names', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![serde_json::to_string(&feature_names).unwrap_or_default()],
+        )?;
+        let counts = Arc::new(Mutex::new(Counts::load(&conn, horizon_ms)?));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let writer = Writer {
+            conn,
+            model_version: model_version.to_owned(),
+            feature_names,
+            retention_ms,
+            last_retention: None,
+            counts: counts.clone(),
+        };
+        std::thread::Builder::new()
+            .name("prediction-log".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LogError::Write(e.to_string()))?;
+        Ok(PredictionLog { tx, counts, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues predictions (waits only if the writer is 16,384 messages behind).
+    pub async fn record(&self, mut records: Vec<LoggedPrediction>) {
+        let msg = if records.len() == 1 {
+            Msg::One(records.remove(0))
+        } else {
+            Msg::Many(records)
+        };
+        if self.tx.send(msg).await.is_err() {
+            tracing::error!("prediction log writer has stopped: prediction not logged");
+        }
+    }
+
+    /// Joins ground truth, in order; answers once it is committed.
+    ///
+    /// # Errors
+    ///
+    /// The writer has stopped or could not write.
+    pub async fn feedback(&self, items: Vec<Feedback>) -> Result<Vec<Outcome>, LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Feedback(items, reply))
+            .await
+            .map_err(|_| LogError::Stopped)?;
+        rx.await
+            .map_err(|_| LogError::Stopped)?
+            .map_err(LogError::Write)
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(reply)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// `(predictions, with ground truth)` in the log made since `since_ms` (to the
+    /// second; at most the horizon given to [`PredictionLog::open`] back), from counts
+    /// the writer keeps as it commits — no scan of the table.
+    pub fn coverage(&self, since_ms: i64) -> (u64, u64) {
+        lock(&self.counts).since(since_ms)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Rows and rows with ground truth per second of prediction time, over a span.
+struct Counts {
+    span_ms: i64,
+    by_second: BTreeMap<i64, (u64, u64)>,
+}
+
+impl Counts {
+    /// Counts of the rows already in the log over the last `span_ms`.
+    fn load(conn: &Connection, span_ms: i64) -> rusqlite::Result<Counts> {
+        let mut counts = Counts {
+            span_ms,
+            by_second: BTreeMap::new(),
+        };
+        let since = sextant::time::now_ms().saturating_sub(span_ms);
+        let mut stmt = conn.prepare(
+            "SELECT time_ms / 1000, count(*), count(actual) FROM predictions
+             WHERE time_ms >= ?1 GROUP BY 1",
+        )?;
+        let mut rows = stmt.query(params![since])?;
+        while let Some(r) = rows.next()? {
+            let (s, n, k): (i64, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            counts.by_second.insert(s, (n as u64, k as u64));
+        }
+        Ok(counts)
+    }
+
+    fn apply(&mut self, deltas: &[(i64, u64, u64)]) {
+        for &(t, dn, dk) in deltas {
+            let e = self.by_second.entry(t.div_euclid(1000)).or_default();
+            e.0 += dn;
+            e.1 += dk;
+        }
+        let oldest = (sextant::time::now_ms() - self.span_ms).div_euclid(1000) - 1;
+        self.by_second = self.by_second.split_off(&oldest);
+    }
+
+    fn since(&self, since_ms: i64) -> (u64, u64) {
+        self.by_second
+            .range(since_ms.div_euclid(1000)..)
+            .fold((0, 0), |(n, k), (_, (dn, dk))| (n + dn, k + dk))
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    model_version: String,
+    feature_names: Vec<String>,
+    retention_ms: i64,
+    last_retention: Option<Instant>,
+    counts: Arc<Mutex<Counts>>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        self.retention();
+        while let Some(first) = rx.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            self.write(batch);
+            if self
+                .last_retention
+                .is_none_or(|t| t.elapsed() >= RETENTION_EVERY)
+            {
+                self.retention();
+            }
+        }
+    }
+
+    fn retention(&mut self) {
+        self.last_retention = Some(Instant::now());
+        let cutoff = sextant::time::now_ms().saturating_sub(self.retention_ms);
+        match self.conn.execute(
+            "DELETE FROM predictions WHERE time_ms < ?1",
+            params![cutoff],
+        ) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "retention: removed old predictions"),
+            Err(e) => tracing::warn!(error = %e, "prediction log retention failed"),
+        }
+    }
+
+    fn features_json(&self, features: &[f64]) -> String {
+        let mut s = String::with_capacity(24 * features.len());
+        s.push('{');
+        for (i, (name, x)) in self.feature_names.iter().zip(features).enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&serde_json::to_string(name).unwrap_or_default());
+            s.push(':');
+            s.push_str(&serde_json::to_string(x).unwrap_or_else(|_| "null".into()));
+        }
+        s.push('}');
+        s
+    }
+
+    fn write(&mut self, batch: Vec<Msg>) {
+        let mut replies = Vec::new();
+        let mut deltas = Vec::new();
+        let result = self.write_tx(batch, &mut replies, &mut deltas);
+        match &result {
+            Ok(()) => lock(&self.counts).apply(&deltas),
+            Err(e) => tracing::error!(error = %e, "prediction log: batch not written"),
+        }
+        for (reply, outcomes) in replies {
+            let r = match &result {
+                Ok(()) => Ok(outcomes),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = reply.send(r);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn write_tx(
+        &mut self,
+        batch: Vec<Msg>,
+        replies: &mut Vec<(oneshot::Sender<Result<Vec<Outcome>, String>>, Vec<Outcome>)>,
+        deltas: &mut Vec<(i64, u64, u64)>,
+    ) -> rusqlite::Result<()> {
+        let mut flushes = Vec::new();
+        let tx = self.conn.unchecked_transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO predictions
+                 (prediction_id, time_ms, model_version, prediction, features)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut join = tx.prepare_cached(
+                "INSERT INTO predictions
+                 (prediction_id, time_ms, model_version, prediction, actual, feedback_time_ms, origin)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'remote')
+                 ON CONFLICT(prediction_id) DO UPDATE
+                 SET actual = excluded.actual, feedback_time_ms = excluded.feedback_time_ms
+                 WHERE predictions.actual IS NULL
+                 RETURNING origin",
+            )?;
+            let mut log_one = |p: &LoggedPrediction| -> rusqlite::Result<Option<i64>> {
+                let features = p.features.as_deref().map(|f| self.features_json(f));
+                let n = insert.execute(params![
+                    p.id,
+                    p.time_ms,
+                    self.model_version,
+                    p.prediction,
+                    features
+                ])?;
+                Ok((n == 1).then_some(p.time_ms))
+            };
+            for msg in batch {
+                match msg {
+                    Msg::One(p) => deltas.extend(log_one(&p)?.map(|t| (t, 1, 0))),
+                    Msg::Many(ps) => {
+                        for p in &ps {
+                            deltas.extend(log_one(p)?.map(|t| (t, 1, 0)));
+                        }
+                    }
+                    Msg::Feedback(items, reply) => {
+                        let mut outcomes = Vec::with_capacity(items.len());
+                        for f in &items {
+                            let mut rows = join.query(params![
+                                f.id,
+                                f.time_ms,
+                                f.model_version,
+                                f.prediction,
+                                f.actual,
+                                f.feedback_ms
+                            ])?;
+                            // A row back: joined, as a new (remote) row or an update.
+                            let outcome = match rows.next()? {
+                                None => Outcome::Duplicate,
+                                Some(r) => {
+                                    let origin: String = r.get(0)?;
+                                    let new_row = u64::from(origin == "remote");
+                                    deltas.push((f.time_ms, new_row, 1));
+                                    Outcome::Joined
+                                }
+                            };
+                            drop(rows);
+                            outcomes.push(outcome);
+                        }
+                        replies.push((reply, outcomes));
+                    }
+                    Msg::Flush(reply) => flushes.push(reply),
+                }
+            }
+        }
+        let committed = tx.commit();
+        for f in flushes {
+            let _ = f.send(());
+        }
+        committed
+    }
+}
+
+/// Output format of [`export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// CSV with a header: the log's columns, times in RFC 3339, one column per feature.
+    Csv,
+    /// One JSON object per line, features as a nested object.
+    JsonLines,
+}
+
+/// Which rows [`export`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportFilter {
+    /// Predictions made at or after this time, unix ms.
+    pub since_ms: Option<i64>,
+    /// Predictions made before this time, unix ms.
+    pub until_ms: Option<i64>,
+    /// Only predictions with ground truth.
+    pub with_feedback: bool,
+}
+
+/// Writes the log's predictions (oldest first) to `out`; returns the rows written.
+///
+/// # Errors
+///
+/// The query or a write fails.
+pub fn export(
+    conn: &Connection,
+    filter: ExportFilter,
+    format: ExportFormat,
+    out: impl std::io::Write,
+) -> anyhow::Result<u64> {
+    use sextant::time::format_rfc3339 as t;
+    let names = feature_names(conn);
+    let mut sql = String::from(
+        "SELECT prediction_id, time_ms, model_version, prediction, actual, feedback_time_ms,
+                origin, features
+         FROM predictions WHERE time_ms >= ?1 AND time_ms < ?2",
+    );
+    if filter.with_feedback {
+        sql.push_str(" AND actual IS NOT NULL");
+    }
+    sql.push_str(" ORDER BY time_ms, prediction_id");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![
+        filter.since_ms.unwrap_or(i64::MIN),
+        filter.until_ms.unwrap_or(i64::MAX)
+    ])?;
+    let (mut csv, mut json) = match format {
+        ExportFormat::Csv => (Some(csv::Writer::from_writer(out)), None),
+        ExportFormat::JsonLines => (None, Some(std::io::BufWriter::new(out))),
+    };
+    if let Some(w) = &mut csv {
+        let mut header: Vec<&str> = vec![
+            "prediction_id",
+            "time",
+            "model_version",
+            "prediction",
+            "actual",
+            "feedback_time",
+            "origin",
+        ];
+        header.extend(names.iter().map(String::as_str));
+        w.write_record(&header)?;
+    }
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let time_ms: i64 = r.get(1)?;
+        let version: Option<String> = r.get(2)?;
+        let prediction: f64 = r.get(3)?;
+        let actual: Option<f64> = r.get(4)?;
+        let feedback_ms: Option<i64> = r.get(5)?;
+        let origin: String = r.get(6)?;
+        let features: Option<String> = r.get(7)?;
+        let features: Option<serde_json::Map<String, serde_json::Value>> =
+            features.and_then(|f| serde_json::from_str(&f).ok());
+        match (&mut csv, &mut json) {
+            (Some(w), _) => {
+                let mut rec = vec![
+                    id,
+                    t(time_ms),
+                    version.unwrap_or_default(),
+                    prediction.to_string(),
+                    actual.map(|a| a.to_string()).unwrap_or_default(),
+                    feedback_ms.map(t).unwrap_or_default(),
+                    origin,
+                ];
+                for name in &names {
+                    rec.push(
+                        features
+                            .as_ref()
+                            .and_then(|f| f.get(name))
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                    );
+                }
+                w.write_record(&rec)?;
+            }
+            (None, Some(out)) => {
+                let line = serde_json::json!({
+                    "prediction_id": id,
+                    "time": t(time_ms),
+                    "model_version": version,
+                    "prediction": prediction,
+                    "actual": actual,
+                    "feedback_time": feedback_ms.map(t),
+                    "origin": origin,
+                    "features": features,
+                });
+                serde_json::to_writer(&mut *out, &line)?;
+                out.write_all(b"\n")?;
+            }
+            (None, None) => unreachable!("one writer per format"),
+        }
+        n += 1;
+    }
+    if let Some(w) = &mut csv {
+        w.flush()?;
+    }
+    if let Some(out) = &mut json {
+        out.flush()?;
+    }
+    Ok(n)
+}
