@@ -259,9 +259,10 @@ def model() -> dict:
     b.row("Features ($feature)")
     b.panel("timeseries", "$feature: quantile band over the drift horizon", "Quantiles 0.05, 0.25, 0.5, "
             "0.75 and 0.95 of the feature over the drift horizon (open window included), averaged over "
-            "replicas, and its mean. Compare with the drift scores beside it: the scores measure how far "
-            "this band is from the training baseline's.",
+            "replicas, and its mean, against the same quantiles of the training baseline (flat lines). "
+            "The drift scores beside it measure how far the two bands are apart.",
             [(f"avg by (feature, q) (sextant_feature_quantile{{{SEL}, {f}}})", "q{{q}}"),
+             (f"avg by (feature, q) (sextant_baseline_feature_quantile{{{SEL}, {f}}})", "baseline q{{q}}"),
              (f"avg by (feature) (sextant_feature_mean{{{SEL}, {f}}})", "mean")],
             custom=TS, options=LEGEND, extra={"repeat": "feature", "repeatDirection": "h", "maxPerRow": 2})
     b.panel("timeseries", "$feature: drift scores", "Drift measures against the training baseline, by "

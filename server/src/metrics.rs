@@ -285,6 +285,7 @@ fn http_body_size(resp: &Response) -> f64 {
 pub struct ProfileCollector {
     state: AppState,
     quantile: GaugeVec,
+    baseline_quantile: GaugeVec,
     mean: GaugeVec,
     stddev: GaugeVec,
     count: GaugeVec,
@@ -312,6 +313,11 @@ impl ProfileCollector {
             quantile: g(
                 "sextant_feature_quantile",
                 "Feature quantiles over the drift horizon, by rank q (`quantile` is reserved for summaries).",
+                &["feature", "q"],
+            )?,
+            baseline_quantile: g(
+                "sextant_baseline_feature_quantile",
+                "Feature quantiles of the training baseline, by rank q (the band live quantiles are compared with).",
                 &["feature", "q"],
             )?,
             mean: g(
@@ -376,9 +382,10 @@ impl ProfileCollector {
         })
     }
 
-    fn vecs(&self) -> [&dyn Collector; 12] {
+    fn vecs(&self) -> [&dyn Collector; 13] {
         [
             &self.quantile,
+            &self.baseline_quantile,
             &self.mean,
             &self.stddev,
             &self.count,
@@ -395,6 +402,21 @@ impl ProfileCollector {
 
     fn refresh(&self) {
         let view = self.state.horizon_view();
+        // The baseline never changes; setting it each scrape is cheap (a small sketch).
+        for (name, f) in self.state.baseline.features() {
+            if let FeatureMetrics::Numeric(m) = f.metrics() {
+                let values = m
+                    .distribution
+                    .quantiles_at(&EXPORTED_QUANTILES.map(|(q, _)| q));
+                for ((_, key), v) in EXPORTED_QUANTILES.iter().zip(values) {
+                    if let Some(v) = v {
+                        self.baseline_quantile
+                            .with_label_values(&[name, key])
+                            .set(v);
+                    }
+                }
+            }
+        }
         for v in [
             &self.quantile,
             &self.mean,

@@ -11,11 +11,8 @@ The rules file is loaded unchanged: `SextantFeatureDrift` has `for: 15m`, and Pr
 puts an alert in the `pending` state at the first evaluation where its expression holds,
 so "pending or firing" needs no shortened `for:`.
 
-Scrape interval: 3 s by default, not 1 s. With any rows profiled, one scrape of the debug
-build takes 1.2–1.9 s on this shared 2-core machine (the drift comparison behind
-`/metrics` recomputes a KLL sorted view for each of its 200 grid ranks, per feature and
-side), and Prometheus cannot give a scrape more time than its interval. With a release
-build, `SEXTANT_BIN=target/release/sextant SEXTANT_E2E_SCRAPE_INTERVAL=1s` runs it at 1 s.
+Prometheus scrapes every second (`SEXTANT_E2E_SCRAPE_INTERVAL` overrides it), as the
+drift comparison behind `/metrics` sorts each sketch once per scrape.
 
 Nothing sleeps a fixed time: every wait polls with a deadline.
 """
@@ -44,7 +41,7 @@ from dashboard_queries import Query, queries  # noqa: E402
 LOCUST_USERS = 6
 LOCUST_SECONDS = 20
 CORRUPT_FIELD = "ph"
-SCRAPE_INTERVAL = os.environ.get("SEXTANT_E2E_SCRAPE_INTERVAL", "3s")
+SCRAPE_INTERVAL = os.environ.get("SEXTANT_E2E_SCRAPE_INTERVAL", "1s")
 
 
 def wait_for(what: str, check, timeout: float = 20.0, every: float = 0.1):
@@ -153,7 +150,6 @@ class Scenario:
     prometheus: Prometheus
     locust: dict[str, tuple[int, int]]
     server_counts: dict[tuple[str, str], float]
-    feedback_served: bool
 
     def values(self) -> dict[str, str]:
         # What Grafana substitutes for the template variables (the feature is the one the
@@ -200,8 +196,7 @@ def scenario(tmp_path_factory):
             wait_for("Prometheus to scrape the final counts", prometheus_caught_up)
         except AssertionError as e:
             raise AssertionError(f"{e}: Prometheus has {seen}, the server {counts}") from None
-        # Does the server serve POST /feedback yet (the Feedback issue)? Probed only now,
-        # after the counts were taken: a real prediction, then its feedback.
+        # Feedback joins a prediction made after the counts were taken.
         status, predicted = server.predict({"fixed_acidity": 7.4, "volatile_acidity": 0.7, "citric_acid": 0.0,
                                             "residual_sugar": 1.9, "chlorides": 0.076, "free_sulfur_dioxide": 11.0,
                                             "total_sulfur_dioxide": 34.0, "density": 0.9978, "ph": 3.51,
@@ -209,7 +204,8 @@ def scenario(tmp_path_factory):
         assert status == 200
         fb_status, _ = server.request("POST", "/feedback",
                                       json.dumps({"prediction_id": predicted["prediction_id"], "actual": 5}).encode())
-        yield Scenario(server, prometheus, stats, counts, feedback_served=fb_status != 404)
+        assert fb_status == 200, fb_status
+        yield Scenario(server, prometheus, stats, counts)
     finally:
         if prometheus is not None:
             prometheus.stop()
@@ -225,8 +221,7 @@ def test_locust_sent_real_traffic(scenario):
     # Predictions and health checks all succeed; corrupted rows get their 422 naming the field.
     for name in ("/predict", "/predict (corrupted)", "/healthcheck"):
         assert s[name][1] == 0, f"{name}: {s[name][1]} failures"
-    if scenario.feedback_served:
-        assert s["/feedback"][1] == 0
+    assert s["/feedback"][1] == 0
 
 
 def test_prometheus_counts_agree_with_locust(scenario):
@@ -240,12 +235,8 @@ def test_prometheus_counts_agree_with_locust(scenario):
     assert c.get(("/predict", "5xx"), 0) == 0
     assert c[("/healthcheck", "2xx")] == s["/healthcheck"][0]
     feedback = sum(v for (h, _), v in c.items() if h == "/feedback")
-    if scenario.feedback_served:
-        assert feedback == s["/feedback"][0]
-    else:
-        # No route yet: every feedback is a 404 counted under `unmatched`, never its path.
-        assert feedback == 0
-        assert c[("unmatched", "4xx")] == s["/feedback"][0]
+    assert feedback == s["/feedback"][0]
+    assert ("unmatched", "4xx") not in c
     sent = sum(n for n, _ in s.values())
     assert sum(v for (h, _), v in c.items() if h != "/ready") == sent
 
@@ -287,10 +278,6 @@ def test_dashboard_query_returns_data(scenario, query: Query):
         assert scenario.prometheus.query(expr) == [], expr
         assert scenario.prometheus.query('count({__name__=~"container_.+|kube_.+"})') == []
         return
-    if query.feedback and not scenario.feedback_served:
-        # The lead removes this skip once the Feedback issue (#6) lands: POST /feedback
-        # then answers, and these series must return data like every other query.
-        pytest.skip("POST /feedback answers 404: the Feedback issue has not landed yet")
     assert scenario.prometheus.poll(expr), f"no data: {expr}"
 
 
