@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Resident memory across a long POST /predict run (default 10 minutes): is it flat?
+#
+#   benches/load/soak.sh [SECONDS] [CONNECTIONS]     (defaults 600 and 8; needs wrk)
+#
+# Samples the server's VmRSS every 10 s after a 30 s warm-up (the windows, the drift
+# horizon and the prediction log reach their steady state within the first windows)
+# and prints every sample, then first, last, min, max and the spread relative to the
+# first sample. Uses 10 s windows and a 1-minute drift horizon so that many windows
+# rotate, are stored and expire from the horizon during the run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-600}
+conns=${2:-8}
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+cargo build --release --bin sextant -q
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+dir=$(mktemp -d)
+target/release/sextant serve --addr "127.0.0.1:$port" --data-dir "$dir" \
+  --window 10s --drift-horizon 1m 2>/dev/null &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+wrk -t1 -c"$conns" -d"$((secs + 30))s" -s benches/load/predict.lua "http://127.0.0.1:$port/predict" \
+  > "$dir/wrk.txt" &
+wrkpid=$!
+sleep 30
+samples=()
+for ((t = 0; t <= secs; t += 10)); do
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  samples+=("$rss")
+  # A scrape, as Prometheus would do, so the collectors run during the soak too.
+  curl -sf "http://127.0.0.1:$port/metrics" >/dev/null
+  echo "t=${t}s rss=${rss} KiB"
+  sleep 10
+done
+wait $wrkpid || true
+grep -E "requests in|Requests/sec" "$dir/wrk.txt"
+printf '%s\n' "${samples[@]}" | python3 -c '
+import sys
+xs = [int(x) for x in sys.stdin.read().split()]
+first, last, lo, hi = xs[0], xs[-1], min(xs), max(xs)
+print(f"rss KiB: first {first} last {last} min {lo} max {hi}; max-min = {100 * (hi - lo) / first:.1f} % of first; last vs first {100 * (last - first) / first:+.1f} %")
+'
