@@ -512,7 +512,8 @@ impl SortedView {
                     0.0 => Some(value(self.min)),
                     1.0 => Some(value(self.max)),
                     _ => {
-                        while i + 1 < view.len() && (view[i].1 as f64 / n) < q {
+                        let need = q * n;
+                        while i + 1 < view.len() && (view[i].1 as f64) < need {
                             i += 1;
                         }
                         Some(value(view[i].0))
@@ -526,7 +527,8 @@ impl SortedView {
                 0.0 => Some(value(self.min)),
                 1.0 => Some(value(self.max)),
                 _ => {
-                    let i = view.partition_point(|&(_, cum)| (cum as f64 / n) < q);
+                    let need = q * n;
+                    let i = view.partition_point(|&(_, cum)| (cum as f64) < need);
                     view.get(i.min(view.len() - 1)).map(|&(k, _)| value(k))
                 }
             })
