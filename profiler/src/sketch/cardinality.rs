@@ -78,27 +78,11 @@ fn dense_of_code(code: u32) -> (usize, u8) {
     (index, value.min(Q + 1))
 }
 
-/// Merges the sorted codes `src` into the sorted codes `dst` in place, keeping one code
-/// (the highest rank) per index. `dst` grows by exactly what it needs: no second list is
-/// allocated, so a flush never holds twice the sparse list.
-fn merge_into(dst: &mut Vec<u32>, src: &[u32]) {
-    if src.is_empty() {
-        return;
-    }
-    let (mut i, mut j) = (dst.len(), src.len());
-    dst.reserve_exact(j);
-    dst.resize(i + j, 0);
-    let mut w = dst.len();
-    while j > 0 {
-        w -= 1;
-        if i > 0 && dst[i - 1] > src[j - 1] {
-            dst[w] = dst[i - 1];
-            i -= 1;
-        } else {
-            dst[w] = src[j - 1];
-            j -= 1;
-        }
-    }
+/// Merges the sorted codes `src` into the sorted codes `dst` in place (no second list:
+/// a flush never holds the sparse list twice), keeping one code (the highest rank) per
+/// index.
+fn merge_codes(dst: &mut Vec<u32>, src: &[u32]) {
+    super::merge_into(dst, src);
     // Same index: codes sort by rank within an index, so the last of a run is highest.
     dst.dedup_by(|later, kept| {
         let same = *later >> 6 == *kept >> 6;
@@ -151,7 +135,7 @@ impl Cardinality {
         if let Repr::Sparse { sorted, buffer } = &mut self.repr {
             if !buffer.is_empty() {
                 buffer.sort_unstable();
-                merge_into(sorted, buffer);
+                merge_codes(sorted, buffer);
                 buffer.clear();
             }
             if sorted.len() > Self::SPARSE_MAX {
@@ -192,7 +176,7 @@ impl Cardinality {
                 }
                 self.flush();
                 if let Repr::Sparse { sorted, buffer } = &mut self.repr {
-                    merge_into(sorted, theirs);
+                    merge_codes(sorted, theirs);
                     // Their unsorted codes go through our buffer, like inserts.
                     buffer.extend_from_slice(pending);
                 }

@@ -18,6 +18,8 @@
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
 
 /// Smallest capacity of a level (DataSketches' `m`).
+use super::merge_into;
+
 const MIN_LEVEL_CAPACITY: u32 = 8;
 /// At most this many levels: the top one weighs 2^63.
 const MAX_LEVELS: usize = 64;
@@ -96,29 +98,6 @@ fn coin(n: u64, level: usize, lo: u64, hi: u64) -> usize {
         ^ lo.rotate_left(17)
         ^ hi.rotate_left(41);
     (splitmix64(splitmix64(z)) >> 63) as usize
-}
-
-/// Merges the sorted `src` into the sorted `dst`, in place: `dst` grows by `src.len()`
-/// and is filled from the back, so no buffer moves between levels and none is
-/// allocated once `dst` has grown to its level's size.
-fn merge_into(dst: &mut Vec<u64>, src: &[u64]) {
-    if src.is_empty() {
-        return;
-    }
-    let (mut i, mut j) = (dst.len(), src.len());
-    dst.reserve_exact(j);
-    dst.resize(i + j, 0);
-    let mut w = dst.len();
-    while j > 0 {
-        w -= 1;
-        if i > 0 && dst[i - 1] > src[j - 1] {
-            dst[w] = dst[i - 1];
-            i -= 1;
-        } else {
-            dst[w] = src[j - 1];
-            j -= 1;
-        }
-    }
 }
 
 /// The normalized rank error of DataSketches' KLL for `k`: single-sided, 99 % confidence.
@@ -495,41 +474,34 @@ pub(crate) struct SortedView {
 }
 
 impl SortedView {
+    /// A search for each query of an iterator: the index of the first item for which
+    /// `before` is false. Queries given in ascending order (grids, bin edges: `ordered`)
+    /// are answered by one forward walk over the view, the others by binary search.
+    fn locate(&self, ordered: bool, at: &mut usize, before: impl Fn(&(u64, u64)) -> bool) -> usize {
+        if ordered {
+            while *at < self.items.len() && before(&self.items[*at]) {
+                *at += 1;
+            }
+            *at
+        } else {
+            self.items.partition_point(before)
+        }
+    }
+
     /// [`Kll::quantile`] at each of `qs` (any order; `None` out of 0..=1 or if empty).
     pub(crate) fn quantiles(&self, qs: &[f64]) -> Vec<Option<f64>> {
-        if self.n == 0 {
-            return vec![None; qs.len()];
-        }
         let n = self.n as f64;
-        let view = &self.items;
-        if qs.len() > 8 && qs.is_sorted() {
-            // Ranks in order (grids, bin edges): one walk instead of a search each.
-            let mut i = 0;
-            return qs
-                .iter()
-                .map(|&q| match q {
-                    _ if !(0.0..=1.0).contains(&q) => None,
-                    0.0 => Some(value(self.min)),
-                    1.0 => Some(value(self.max)),
-                    _ => {
-                        let need = q * n;
-                        while i + 1 < view.len() && (view[i].1 as f64) < need {
-                            i += 1;
-                        }
-                        Some(value(view[i].0))
-                    }
-                })
-                .collect();
-        }
+        let last = self.items.len().saturating_sub(1);
+        let (ordered, mut at) = (qs.is_sorted(), 0);
         qs.iter()
             .map(|&q| match q {
-                _ if !(0.0..=1.0).contains(&q) => None,
+                _ if self.n == 0 || !(0.0..=1.0).contains(&q) => None,
                 0.0 => Some(value(self.min)),
                 1.0 => Some(value(self.max)),
                 _ => {
                     let need = q * n;
-                    let i = view.partition_point(|&(_, cum)| (cum as f64) < need);
-                    view.get(i.min(view.len() - 1)).map(|&(k, _)| value(k))
+                    let i = self.locate(ordered, &mut at, |&(_, cum)| (cum as f64) < need);
+                    Some(value(self.items[i.min(last)].0))
                 }
             })
             .collect()
@@ -541,30 +513,12 @@ impl SortedView {
             return None;
         }
         let n = self.n as f64;
-        if points.len() > 8 && points.is_sorted() {
-            // Points in order: one walk instead of a search each.
-            let mut i = 0;
-            let out = points
-                .iter()
-                .map(|&p| {
-                    let kp = canonical_key(p);
-                    while i < self.items.len() && self.items[i].0 <= kp {
-                        i += 1;
-                    }
-                    if i == 0 {
-                        0.0
-                    } else {
-                        self.items[i - 1].1 as f64 / n
-                    }
-                })
-                .collect();
-            return Some(out);
-        }
+        let (ordered, mut at) = (points.is_sorted(), 0);
         let out = points
             .iter()
             .map(|&p| {
                 let kp = canonical_key(p);
-                match self.items.partition_point(|&(k, _)| k <= kp) {
+                match self.locate(ordered, &mut at, |&(k, _)| k <= kp) {
                     0 => 0.0,
                     i => self.items[i - 1].1 as f64 / n,
                 }

@@ -22,3 +22,26 @@ pub use frequent::{FrequentItem, FrequentItems};
 pub use magnitudes::Magnitudes;
 pub use moments::Moments;
 pub use quantiles::{Quantiles, SortedQuantiles};
+
+/// Merges the sorted `src` into the sorted `dst` in place: `dst` grows by exactly
+/// `src.len()` and is filled from the back, so no second buffer is allocated and none is
+/// reallocated once `dst` has reached its largest size (KLL levels, HLL sparse lists).
+fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
+    if src.is_empty() {
+        return;
+    }
+    let (mut i, mut j) = (dst.len(), src.len());
+    dst.reserve_exact(j);
+    dst.resize(i + j, T::default());
+    let mut w = dst.len();
+    while j > 0 {
+        w -= 1;
+        if i > 0 && dst[i - 1] > src[j - 1] {
+            dst[w] = dst[i - 1];
+            i -= 1;
+        } else {
+            dst[w] = src[j - 1];
+            j -= 1;
+        }
+    }
+}
