@@ -280,6 +280,16 @@ fn http_body_size(resp: &Response) -> f64 {
         .unwrap_or(0) as f64
 }
 
+/// Sets `gauge{feature, q}` to `d`'s quantiles at [`EXPORTED_QUANTILES`].
+fn set_quantiles(gauge: &GaugeVec, feature: &str, d: &sextant::Distribution) {
+    let values = d.quantiles_at(&EXPORTED_QUANTILES.map(|(q, _)| q));
+    for ((_, key), v) in EXPORTED_QUANTILES.iter().zip(values) {
+        if let Some(v) = v {
+            gauge.with_label_values(&[feature, key]).set(v);
+        }
+    }
+}
+
 /// Profile- and drift-derived gauges, computed at scrape time from the live profile
 /// over the drift horizon (the open window included).
 pub struct ProfileCollector {
@@ -309,7 +319,7 @@ impl ProfileCollector {
     pub fn new(state: AppState) -> prometheus::Result<Self> {
         let g =
             |name: &str, help: &str, labels: &[&str]| GaugeVec::new(Opts::new(name, help), labels);
-        Ok(ProfileCollector {
+        let collector = ProfileCollector {
             quantile: g(
                 "sextant_feature_quantile",
                 "Feature quantiles over the drift horizon, by rank q (`quantile` is reserved for summaries).",
@@ -379,13 +389,20 @@ impl ProfileCollector {
             )?,
             previous: Mutex::new(HashMap::new()),
             state,
-        })
+        };
+        // The baseline never changes: its quantiles are set once, never reset.
+        for (name, f) in collector.state.baseline.features() {
+            if let FeatureMetrics::Numeric(m) = f.metrics() {
+                set_quantiles(&collector.baseline_quantile, name, &m.distribution);
+            }
+        }
+        Ok(collector)
     }
 
-    fn vecs(&self) -> [&dyn Collector; 13] {
+    /// The gauges recomputed from the horizon at every scrape.
+    fn per_scrape(&self) -> [&GaugeVec; 9] {
         [
             &self.quantile,
-            &self.baseline_quantile,
             &self.mean,
             &self.stddev,
             &self.count,
@@ -394,40 +411,24 @@ impl ProfileCollector {
             &self.distinct,
             &self.drift_score,
             &self.drift,
+        ]
+    }
+
+    fn vecs(&self) -> impl Iterator<Item = &dyn Collector> {
+        let per_scrape = self.per_scrape().into_iter().map(|g| g as &dyn Collector);
+        let kept: [&dyn Collector; 4] = [
+            &self.baseline_quantile,
             &self.detections,
             &self.dataset_drift,
             &self.rows,
-        ]
+        ];
+        per_scrape.chain(kept)
     }
 
     fn refresh(&self) {
         let view = self.state.horizon_view();
-        // The baseline never changes; setting it each scrape is cheap (a small sketch).
-        for (name, f) in self.state.baseline.features() {
-            if let FeatureMetrics::Numeric(m) = f.metrics() {
-                let values = m
-                    .distribution
-                    .quantiles_at(&EXPORTED_QUANTILES.map(|(q, _)| q));
-                for ((_, key), v) in EXPORTED_QUANTILES.iter().zip(values) {
-                    if let Some(v) = v {
-                        self.baseline_quantile
-                            .with_label_values(&[name, key])
-                            .set(v);
-                    }
-                }
-            }
-        }
-        for v in [
-            &self.quantile,
-            &self.mean,
-            &self.stddev,
-            &self.count,
-            &self.missing,
-            &self.wrong_type,
-            &self.distinct,
-            &self.drift_score,
-            &self.drift,
-        ] {
+        // Series of features or measures no longer in the horizon must not linger.
+        for v in self.per_scrape() {
             v.reset();
         }
         self.rows
@@ -443,12 +444,7 @@ impl ProfileCollector {
                 .set(f.wrong_type() as f64);
             if let FeatureMetrics::Numeric(m) = f.metrics() {
                 let d = &m.distribution;
-                let values = d.quantiles_at(&EXPORTED_QUANTILES.map(|(q, _)| q));
-                for ((_, key), v) in EXPORTED_QUANTILES.iter().zip(values) {
-                    if let Some(v) = v {
-                        self.quantile.with_label_values(&[name, key]).set(v);
-                    }
-                }
+                set_quantiles(&self.quantile, name, d);
                 if let Some(mean) = d.mean() {
                     self.mean.with_label_values(&[name]).set(mean);
                 }
@@ -490,11 +486,11 @@ impl ProfileCollector {
 
 impl Collector for ProfileCollector {
     fn desc(&self) -> Vec<&Desc> {
-        self.vecs().into_iter().flat_map(|c| c.desc()).collect()
+        self.vecs().flat_map(|c| c.desc()).collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
         self.refresh();
-        self.vecs().into_iter().flat_map(|c| c.collect()).collect()
+        self.vecs().flat_map(|c| c.collect()).collect()
     }
 }

@@ -1,61 +1,13 @@
 //! Every endpoint through the router (`app(state)` with `oneshot`, no sockets).
 
+mod common;
+
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode};
+use common::router::{call, get, post, post_as, state, wine};
 use serde_json::{Value, json};
-use sextant_server::app::app;
 use sextant_server::model::Model;
-use sextant_server::serve::build_state;
-use sextant_server::state::{AppState, ServerConfig};
-use tower::ServiceExt;
-
-fn state(name: &str) -> AppState {
-    let dir = std::env::temp_dir().join(format!("sextant-api-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    build_state(
-        Model::embedded().unwrap().clone(),
-        &dir,
-        ServerConfig::default(),
-    )
-    .unwrap()
-}
-
-fn wine() -> Value {
-    json!({"fixed_acidity": 7.4, "volatile_acidity": 0.7, "citric_acid": 0.0,
-           "residual_sugar": 1.9, "chlorides": 0.076, "free_sulfur_dioxide": 11.0,
-           "total_sulfur_dioxide": 34.0, "density": 0.9978, "ph": 3.51,
-           "sulphates": 0.56, "alcohol_pct_vol": 9.4})
-}
-
-async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
-    let resp = app(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let ctype = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, ctype, body)
-}
-
-fn post(path: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.into())
-        .unwrap()
-}
-
-fn get(path: &str) -> Request<Body> {
-    Request::get(path).body(Body::empty()).unwrap()
-}
+use sextant_server::state::AppState;
 
 async fn predict(state: &AppState, body: Value) -> (StatusCode, Value) {
     let (status, ctype, bytes) = call(state, post("/predict", body.to_string())).await;
@@ -162,10 +114,7 @@ async fn malformed_wrong_type_oversized_and_unknown_requests_get_problem_json() 
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (
-            Request::post("/predict")
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from(wine().to_string()))
-                .unwrap(),
+            post_as("/predict", "text/plain", wine().to_string()),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ),
         (

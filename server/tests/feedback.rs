@@ -1,55 +1,23 @@
 //! `POST /feedback` and `GET /evaluation` through the router (`oneshot`, no sockets).
 
+mod common;
+
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{Request, StatusCode};
+use common::router::{call, get, post_as, state, state_with, wine};
 use serde_json::{Value, json};
-use sextant_server::app::app;
-use sextant_server::model::Model;
-use sextant_server::serve::build_state;
 use sextant_server::state::{AppState, ServerConfig};
-use tower::ServiceExt;
 
-fn state_with(name: &str, config: ServerConfig) -> AppState {
-    let dir = std::env::temp_dir().join(format!("sextant-fb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    build_state(Model::embedded().unwrap().clone(), &dir, config).unwrap()
-}
-
-fn state(name: &str) -> AppState {
-    state_with(name, ServerConfig::default())
-}
-
-fn wine() -> Value {
-    json!({"fixed_acidity": 7.4, "volatile_acidity": 0.7, "citric_acid": 0.0,
-           "residual_sugar": 1.9, "chlorides": 0.076, "free_sulfur_dioxide": 11.0,
-           "total_sulfur_dioxide": 34.0, "density": 0.9978, "ph": 3.51,
-           "sulphates": 0.56, "alcohol_pct_vol": 9.4})
-}
-
+/// [`call`], with the body parsed as JSON (`null` if it is not JSON).
 async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, String, Value) {
-    let resp = app(state.clone()).oneshot(req).await.unwrap();
-    let status = resp.status();
-    let ctype = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let (status, ctype, bytes) = call(state, req).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, ctype, body)
 }
 
-fn post_raw(path: &str, ctype: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(path)
-        .header(header::CONTENT_TYPE, ctype)
-        .body(body.into())
-        .unwrap()
-}
-
 async fn post(state: &AppState, path: &str, body: Value) -> (StatusCode, Value) {
     let (status, ctype, body) =
-        send(state, post_raw(path, "application/json", body.to_string())).await;
+        send(state, post_as(path, "application/json", body.to_string())).await;
     if status.is_success() {
         assert_eq!(ctype, "application/json");
     } else {
@@ -76,16 +44,8 @@ async fn predict_ids(state: &AppState, n: usize) -> Vec<(String, f64)> {
 }
 
 async fn metric(state: &AppState, name: &str) -> f64 {
-    let resp = app(state.clone()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap());
-    let bytes = resp
-        .await
-        .unwrap()
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes();
-    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let (_, _, bytes) = call(state, get("/metrics")).await;
+    let text = String::from_utf8(bytes).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("no `{name}` in /metrics"))
@@ -122,7 +82,7 @@ async fn feedback_joins_once_and_feeds_the_evaluation() {
     assert_eq!(body["results"][1]["status"], "duplicate");
 
     let (e1, e2) = (6.0 - q, 4.5 - ids[1].1);
-    let (status, _, ev) = send(&s, Request::get("/evaluation").body(Body::empty()).unwrap()).await;
+    let (status, _, ev) = send(&s, get("/evaluation")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ev["count"], 2);
     let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
@@ -337,7 +297,7 @@ async fn the_feedback_validation_matrix() {
         ),
     ];
     for (ctype, body, expected) in raw {
-        let (status, got_type, problem) = send(&s, post_raw("/feedback", ctype, body)).await;
+        let (status, got_type, problem) = send(&s, post_as("/feedback", ctype, body)).await;
         assert_eq!(status, expected, "{problem}");
         assert_eq!(got_type, "application/problem+json");
         assert_eq!(problem["status"], expected.as_u16());
@@ -363,7 +323,7 @@ async fn with_the_log_off_feedback_is_503_and_predictions_still_work() {
     let (id, _) = predict_ids(&s, 1).await.remove(0);
     let (status, _) = post(&s, "/feedback", json!({"prediction_id": id, "actual": 5})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let (status, _, ev) = send(&s, Request::get("/evaluation").body(Body::empty()).unwrap()).await;
+    let (status, _, ev) = send(&s, get("/evaluation")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ev["count"], 0);
     assert!(ev["coverage"].is_null());

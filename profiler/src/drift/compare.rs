@@ -324,13 +324,7 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
         out.statistic = Some(ks_adjusted);
         out.threshold = Some(t.alpha);
         out.p_value = Some(p);
-        out.verdict = if p < t.alpha {
-            Verdict::Drift
-        } else if p < 2.0 * t.alpha {
-            Verdict::Warn
-        } else {
-            Verdict::Ok
-        };
+        out.verdict = grade_p_value(p, t.alpha);
     } else if t.large_sample_method == Some(Method::Psi) {
         let v = out.measures["psi"];
         out.method = Method::Psi;
@@ -345,6 +339,17 @@ fn numeric(b: &Distribution, c: &Distribution, t: &Thresholds) -> FeatureDrift {
     }
     out.histogram = numeric_histogram(&bs, &cs);
     out
+}
+
+/// The verdict of a p-value: drift below `alpha`, warn below twice `alpha`.
+fn grade_p_value(p: f64, alpha: f64) -> Verdict {
+    if p < alpha {
+        Verdict::Drift
+    } else if p < 2.0 * alpha {
+        Verdict::Warn
+    } else {
+        Verdict::Ok
+    }
 }
 
 fn grade(v: f64, warn: f64, drift: f64) -> Verdict {
@@ -464,13 +469,7 @@ fn categorical(b: &CategoricalMetrics, c: &CategoricalMetrics, t: &Thresholds) -
         out.statistic = Some(chi2);
         out.threshold = Some(t.alpha);
         out.p_value = Some(p);
-        out.verdict = if p < t.alpha {
-            Verdict::Drift
-        } else if p < 2.0 * t.alpha {
-            Verdict::Warn
-        } else {
-            Verdict::Ok
-        };
+        out.verdict = grade_p_value(p, t.alpha);
     } else {
         out.method = Method::JensenShannon;
         out.statistic = Some(js);

@@ -1,5 +1,7 @@
-//! Helpers shared by the tests that run the real binary.
+//! Helpers shared by the server's tests: the real binary here, the router in [`router`].
 #![allow(dead_code)]
+
+pub mod router;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
