@@ -211,6 +211,55 @@ pub fn json_body(
     Ok(json)
 }
 
+/// One valid instance parsed straight into model order, without building a JSON tree:
+/// the common case. `None` whenever anything is unusual — another shape, an escaped,
+/// unknown, repeated or missing key, a value that is not a number or out of range,
+/// trailing bytes — and the caller then takes the general path, which names every
+/// problem. Both parse numbers alike (`float_roundtrip`), so they accept the same rows
+/// with the same values.
+fn fast_row(model: &Model, body: &[u8]) -> Option<Vec<f64>> {
+    use serde::de::{DeserializeSeed, MapAccess, Visitor};
+    struct Row<'m>(&'m Model);
+    impl<'de> Visitor<'de> for Row<'_> {
+        type Value = Vec<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of the model's features")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<f64>, A::Error> {
+            let features = self.0.features();
+            let mut values = vec![f64::NAN; features.len()];
+            let mut seen = 0u64;
+            let bad = || serde::de::Error::custom("not the fast path");
+            while let Some(key) = map.next_key::<&str>()? {
+                let i = self.0.feature_index(key).ok_or_else(bad)?;
+                if seen & (1 << i) != 0 {
+                    return Err(bad());
+                }
+                seen |= 1 << i;
+                let x: f64 = map.next_value()?;
+                if !features[i].range().contains(x) {
+                    return Err(bad());
+                }
+                values[i] = x;
+            }
+            if seen.count_ones() as usize != features.len() {
+                return Err(bad());
+            }
+            Ok(values)
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Row<'_> {
+        type Value = Vec<f64>;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<f64>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let row = Row(model).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(row)
+}
+
 /// `POST /predict`: one instance, or `{"instances": [...]}` (up to [`MAX_BATCH`]).
 pub async fn predict(
     State(state): State<AppState>,
@@ -218,6 +267,19 @@ pub async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
+    if is_json(&headers)
+        && let Ok(bytes) = &body
+        && bytes.len() <= crate::app::MAX_BODY
+        && let Some(row) = fast_row(&state.model, bytes)
+    {
+        let (quality, prediction_id) = serve_rows(&state, vec![row]).await.remove(0);
+        return Ok(Json(Prediction {
+            quality,
+            prediction_id,
+            model_version: state.model.version().to_owned(),
+        })
+        .into_response());
+    }
     let json = json_body(&headers, body, "instances")?;
     let version = state.model.version().to_owned();
     match &json {
@@ -350,4 +412,57 @@ async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, String)>
         log.record(records).await;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path accepts exactly the rows the general path accepts, with the same
+    /// values, and declines everything else.
+    #[test]
+    fn fast_row_agrees_with_validation() {
+        let model = Model::embedded().unwrap();
+        let valid = r#"{"fixed_acidity": 7.4, "volatile_acidity": 0.7, "citric_acid": 0,
+            "residual_sugar": 1.9, "chlorides": 0.076, "free_sulfur_dioxide": 11,
+            "total_sulfur_dioxide": 34, "density": 0.9978, "ph": 3.51, "sulphates": 0.56,
+            "alcohol_pct_vol": 9.4}"#;
+        let variants = [
+            valid.to_owned(),
+            valid.replace("\"ph\": 3.51", "\"ph\": 3.5100000000000000001"),
+            valid.replace("\"ph\": 3.51", "\"ph\": 14"),
+            valid.replace("\"ph\": 3.51", "\"ph\": \"3.51\""),
+            valid.replace("\"ph\": 3.51", "\"ph\": null"),
+            valid.replace("\"ph\": 3.51, ", ""),
+            valid.replace("\"ph\": 3.51", "\"ph\": 3.51, \"ph\": 3.2"),
+            valid.replace("\"ph\"", "\"p\\u0068\""),
+            valid.replace("\"ph\": 3.51", "\"ph\": 3.51, \"colour\": 1"),
+            valid.replace("\"density\": 0.9978", "\"density\": -0.9978"),
+            valid.replace("\"density\": 0.9978", "\"density\": 1e400"),
+            format!("{valid} x"),
+            format!("{{\"instances\": [{valid}]}}"),
+            "[1, 2]".to_owned(),
+        ];
+        let mut fast = 0;
+        for body in &variants {
+            let general = serde_json::from_str::<Json_>(body)
+                .ok()
+                .and_then(|json| validate(model, &json, "").ok());
+            let quick = fast_row(model, body.as_bytes());
+            if let Some(values) = &quick {
+                fast += 1;
+                assert_eq!(Some(values), general.as_ref(), "{body}");
+            }
+            if general.is_some() && !body.contains(r"\u") && !body.contains("3.2") {
+                assert!(
+                    quick.is_some(),
+                    "the fast path declined a plain valid row: {body}"
+                );
+            }
+        }
+        assert_eq!(
+            fast, 2,
+            "the valid row and its long-digit twin take the fast path"
+        );
+    }
 }
