@@ -15,6 +15,7 @@
 
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use prometheus::core::{Collector, Desc};
@@ -226,15 +227,18 @@ impl Drop for InFlight<'_> {
 /// Middleware: counts, times and sizes every request under its route template.
 pub async fn track_http(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let m = &state.metrics;
-    let handler = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = match req.method().as_str() {
-        "GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH" => {
-            req.method().as_str().to_owned()
-        }
-        _ => "other".to_owned(),
+    // The route's pattern (a shared string: no copy), never the raw path.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let handler = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
     };
     let req_size = req
         .headers()
@@ -249,17 +253,17 @@ pub async fn track_http(State(state): State<AppState>, req: Request, next: Next)
     let elapsed = start.elapsed().as_secs_f64();
     let status = status_class(resp.status().as_u16());
     m.requests
-        .with_label_values(&[&handler, &method, status])
+        .with_label_values(&[handler, method, status])
         .inc();
     m.duration
-        .with_label_values(&[&handler, &method])
+        .with_label_values(&[handler, method])
         .observe(elapsed);
     m.request_size
-        .with_label_values(&[&handler])
+        .with_label_values(&[handler])
         .observe(req_size);
     let resp_size = http_body_size(&resp);
     m.response_size
-        .with_label_values(&[&handler])
+        .with_label_values(&[handler])
         .observe(resp_size);
     resp
 }

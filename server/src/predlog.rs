@@ -345,21 +345,22 @@ impl Writer {
     }
 
     /// Writes `features` as a JSON object into `out`, each value after its `"name":` key
-    /// (no allocation once the buffer has grown).
+    /// (no allocation once the buffer has grown; the
+    /// shortest digits that read back to the same `f64`, as `serde_json` writes them).
     fn features_json<'b>(keys: &[String], out: &'b mut String, features: &[f64]) -> &'b str {
-        use std::fmt::Write as _;
+        let mut digits = zmij::Buffer::new();
         out.clear();
         out.push('{');
-        for (i, (key, x)) in keys.iter().zip(features).enumerate() {
+        for (i, (key, &x)) in keys.iter().zip(features).enumerate() {
             if i > 0 {
                 out.push(',');
             }
             out.push_str(key);
-            if x.is_finite() {
-                let _ = write!(out, "{x}");
+            out.push_str(if x.is_finite() {
+                digits.format_finite(x)
             } else {
-                out.push_str("null");
-            }
+                "null"
+            });
         }
         out.push('}');
         out
@@ -589,4 +590,28 @@ pub fn export(
         out.flush()?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The logged features read back as the same numbers under the same names.
+    #[test]
+    fn features_json_round_trips() {
+        let names = ["a", "b \"quoted\"", "c\\d", "é", "e", "f", "g"];
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| format!("{}:", serde_json::Value::from(*n)))
+            .collect();
+        let values = [0.1 + 0.2, 1e-7, 1e21, -0.0, 7.4, f64::MAX, 5e-324];
+        let mut buf = String::new();
+        let text = Writer::features_json(&keys, &mut buf, &values).to_owned();
+        let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for (name, x) in names.iter().zip(values) {
+            assert_eq!(back[*name].as_f64(), Some(x), "{name} in {text}");
+        }
+        let text = Writer::features_json(&keys[..1], &mut buf, &[f64::NAN]);
+        assert_eq!(text, r#"{"a":null}"#);
+    }
 }
