@@ -16,7 +16,7 @@ use crate::Value;
 use crate::profile::{DatasetProfile, ProfileView, Schema, Window};
 use crate::time::now_ms;
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Receives each closed window's merged profile.
@@ -63,6 +63,8 @@ pub struct Recorder {
     config: RecorderConfig,
     shards: Vec<Mutex<Shard>>,
     history: Mutex<VecDeque<(Window, ProfileView)>>,
+    /// Windows closed or preloaded so far: see [`Recorder::generation`].
+    generation: AtomicU64,
     sink: Option<Sink>,
 }
 
@@ -88,6 +90,7 @@ impl Recorder {
             config,
             shards,
             history: Mutex::new(VecDeque::new()),
+            generation: AtomicU64::new(0),
             sink,
         }
     }
@@ -193,6 +196,7 @@ impl Recorder {
                     history.pop_front();
                 }
             }
+            self.generation.fetch_add(1, Ordering::Release);
             if let Some(sink) = &self.sink {
                 sink(window, &view);
             }
@@ -235,6 +239,15 @@ impl Recorder {
         while history.len() > self.config.history {
             history.pop_front();
         }
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times a closed window was added to the history (by [`Recorder::rotate`],
+    /// [`Recorder::flush`] or [`Recorder::preload`]). A cache of merged closed windows
+    /// stays valid while this is unchanged (and is already counted when the window is in
+    /// the history: read it before the history).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Closes every live window now, whatever the time (on shutdown), handing each to

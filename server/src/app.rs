@@ -127,14 +127,34 @@ pub fn merged_range(
     store: Option<&Store>,
     w: Window,
 ) -> Result<ProfileView, ApiError> {
+    let mut views = closed_views(recorder, store, w)?;
+    views.push(recorder.live_view(w));
+    merge(&views)
+}
+
+/// Merges views of one schema (an internal error otherwise).
+pub(crate) fn merge(views: &[ProfileView]) -> Result<ProfileView, ApiError> {
+    ProfileView::merge_all(views)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// The closed windows of `recorder` overlapping `w`: those in its in-memory history,
+/// then the older ones from `store` (damaged files are logged and skipped).
+///
+/// # Errors
+///
+/// The store cannot be read.
+pub(crate) fn closed_views(
+    recorder: &Recorder,
+    store: Option<&Store>,
+    w: Window,
+) -> Result<Vec<ProfileView>, ApiError> {
     let history = recorder.history();
-    let mut views = vec![recorder.live_view(w)];
-    views.extend(
-        history
-            .iter()
-            .filter(|(win, _)| win.overlaps(w))
-            .map(|(_, v)| v.clone()),
-    );
+    let mut views: Vec<ProfileView> = history
+        .iter()
+        .filter(|(win, _)| win.overlaps(w))
+        .map(|(_, v)| v.clone())
+        .collect();
     if let Some(store) = store {
         let read = store
             .read_range(w.start_ms, w.end_ms)
@@ -155,8 +175,7 @@ pub fn merged_range(
             }
         }
     }
-    ProfileView::merge_all(&views)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    Ok(views)
 }
 
 fn respond_profile(view: &ProfileView, q: &HashMap<String, String>) -> Result<Response, ApiError> {

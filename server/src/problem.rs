@@ -56,6 +56,11 @@ impl ApiError {
         }
     }
 
+    /// What exactly went wrong.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// A 422 naming each offending field.
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
         let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

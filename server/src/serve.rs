@@ -90,6 +90,9 @@ fn store_sink(store: Store) -> Sink {
     })
 }
 
+/// Closed windows of feature profiles the recorder keeps in memory.
+const FEATURE_WINDOWS_IN_MEMORY: usize = 2;
+
 /// Builds the server state: model, baseline, recorder (with history reloaded from the
 /// store) and metrics.
 ///
@@ -105,7 +108,10 @@ pub fn build_state(model: Model, data_dir: &Path, config: ServerConfig) -> Resul
         schema_of(&model),
         RecorderConfig {
             window_ms: config.window_ms,
-            history,
+            // The drift horizon's older windows are read from the store and merged once
+            // per rotation (`AppState::horizon_view`): memory stays flat, whatever the
+            // horizon.
+            history: FEATURE_WINDOWS_IN_MEMORY,
             tags: [("model_version".to_owned(), model.version().to_owned())].into(),
             ..RecorderConfig::default()
         },

@@ -8,8 +8,8 @@ use sextant::drift::{DriftConfig, DriftReport, compare};
 use sextant::recorder::Recorder;
 use sextant::store::Store;
 use sextant::{FeatureKind, ProfileView, Schema, Window};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The name of the prediction in profiles.
 pub const PREDICTION: &str = "prediction";
@@ -87,7 +87,13 @@ pub struct Inner {
     pub evaluation: Arc<Recorder>,
     /// Closed evaluation windows on disk, if any.
     pub evaluation_store: Option<Store>,
+    /// The drift horizon's closed windows, merged (see [`AppState::horizon_view`]).
+    horizon: Mutex<Option<(HorizonKey, ProfileView)>>,
 }
+
+/// What the merged closed windows of the horizon depend on: the first window the horizon
+/// overlaps and the recorder's [`Recorder::generation`].
+type HorizonKey = (i64, u64);
 
 /// The feedback side of the state: ids, log, evaluation profiles.
 pub struct FeedbackParts {
@@ -142,16 +148,42 @@ impl AppState {
             log: feedback.log,
             evaluation: feedback.evaluation,
             evaluation_store: feedback.evaluation_store,
+            horizon: Mutex::new(None),
         }))
     }
 
     /// The merged profile over the drift horizon, the open window included.
+    ///
+    /// The closed windows of the horizon are merged once, when a window closes or the
+    /// horizon's start passes into the next window, and kept; each call merges that with
+    /// the open window only. The recorder keeps just the last few closed windows in
+    /// memory and the rest are read from the store, so memory does not grow with the
+    /// horizon's length (`benches/load/soak.sh`). If the store cannot be read, the
+    /// windows in memory are used and the error is logged.
     pub fn horizon_view(&self) -> ProfileView {
         let now = sextant::time::now_ms();
-        self.recorder.query(Window::new(
-            now - self.config.horizon_ms,
-            now + self.config.window_ms,
-        ))
+        let range = Window::new(now - self.config.horizon_ms, now + self.config.window_ms);
+        let first = range.start_ms.div_euclid(self.config.window_ms) * self.config.window_ms;
+        let key = (first, self.recorder.generation());
+        let closed = {
+            let mut cache = self.horizon.lock().unwrap_or_else(PoisonError::into_inner);
+            match &*cache {
+                Some((k, view)) if *k == key => view.clone(),
+                _ => {
+                    let closed = Window::new(first, range.end_ms);
+                    let views =
+                        crate::app::closed_views(&self.recorder, self.store.as_ref(), closed)
+                            .unwrap_or_else(|e| {
+                                tracing::warn!(error = e.detail(), "drift horizon: store not read");
+                                vec![self.recorder.query(closed)]
+                            });
+                    let view = ProfileView::merge_all(&views).unwrap_or_default();
+                    *cache = Some((key, view.clone()));
+                    view
+                }
+            }
+        };
+        ProfileView::merge_all(&[closed, self.recorder.live_view(range)]).unwrap_or_default()
     }
 
     /// The horizon compared with the baseline (prediction included, if both have it).

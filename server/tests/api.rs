@@ -248,3 +248,50 @@ async fn profiles_baseline_drift_and_report() {
     let (status, _, _) = call(&s, get("/ready")).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The drift horizon merges closed windows the recorder no longer holds in memory
+/// (read from the store), the open window, and nothing twice or outside the horizon —
+/// before and after windows close.
+#[test]
+fn the_horizon_reads_closed_windows_from_the_store_once() {
+    use sextant::store::Store;
+    use sextant::{DatasetProfile, Value as V, Window};
+    use sextant_server::state::{ServerConfig, schema_of};
+    let dir = std::env::temp_dir().join(format!("sextant-horizon-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ServerConfig::default();
+    let (w, now) = (config.window_ms, sextant::time::now_ms());
+    let model = Model::embedded().unwrap();
+    let schema = schema_of(model);
+    let store = Store::open(&dir).unwrap();
+    let row: Vec<V<'_>> = (0..schema.len()).map(|i| V::Float(i as f64)).collect();
+    // Windows 1 to 6 windows back hold 1 to 6 rows; one a day back holds 100.
+    for (back, rows) in (1..=6).map(|k| (k * w, k)).chain([(86_400_000, 100)]) {
+        let start = (now - back).div_euclid(w) * w;
+        let mut p = DatasetProfile::new(&schema, Window::new(start, start + w));
+        (0..rows).for_each(|_| p.record_row(&row));
+        let window = p.window().unwrap();
+        store.write(window, &p.view().to_bytes().unwrap()).unwrap();
+    }
+    let state = sextant_server::serve::build_state(model.clone(), &dir, config).unwrap();
+    assert!(
+        state.recorder.history().len() < 6,
+        "older windows stay on disk"
+    );
+    assert_eq!(state.horizon_view().rows(), 21);
+    (0..7).for_each(|_| state.recorder.record_row(&row));
+    assert_eq!(
+        state.horizon_view().rows(),
+        28,
+        "the open window is included"
+    );
+    state.recorder.flush();
+    assert_eq!(
+        state.horizon_view().rows(),
+        28,
+        "a closed window is counted once"
+    );
+    state.recorder.record_row(&row);
+    assert_eq!(state.horizon_view().rows(), 29);
+    let _ = std::fs::remove_dir_all(&dir);
+}
