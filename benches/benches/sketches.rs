@@ -24,11 +24,32 @@ fn sketches(c: &mut Criterion) {
             q
         })
     });
+    g.bench_function("kll update_slice", |b| {
+        b.iter(|| {
+            let mut q = Quantiles::new();
+            q.update_slice(black_box(xs));
+            q
+        })
+    });
+    g.bench_function("kll update_slice, first 50k values", |b| {
+        b.iter(|| {
+            let mut q = Quantiles::new();
+            q.update_slice(black_box(&xs[..50_000]));
+            q
+        })
+    });
     g.bench_function("hll insert", |b| {
         b.iter(|| {
             let mut h = Cardinality::new();
             xs.iter()
                 .for_each(|&x| h.insert_hash(hash_f64(black_box(x))));
+            h
+        })
+    });
+    g.bench_function("hll insert_f64s", |b| {
+        b.iter(|| {
+            let mut h = Cardinality::new();
+            h.insert_f64s(black_box(xs));
             h
         })
     });

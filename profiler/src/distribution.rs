@@ -47,12 +47,12 @@ impl Distribution {
     pub fn update_finite_slice(&mut self, xs: &[f64]) {
         for chunk in xs.chunks(CHUNK) {
             self.moments.update_slice(chunk);
-            let (lo, hi) = chunk
-                .iter()
-                .fold((self.min, self.max), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-            self.min = lo;
-            self.max = hi;
             self.quantiles.update_slice(chunk);
+        }
+        // The sketch keeps the exact extremes: no pass of our own.
+        if let Some((lo, hi)) = self.quantiles.extremes() {
+            self.min = self.min.min(lo);
+            self.max = self.max.max(hi);
         }
     }
 

@@ -16,6 +16,7 @@
 
 use crate::hash::{hash_f64, hash_str};
 use crate::image::{ImageMetrics, ImageStats};
+use crate::lanes::all_finite;
 use crate::sketch::{Cardinality, FrequentItems, Magnitudes, Moments};
 use crate::text::TextMetrics;
 use crate::{Counts, Distribution, ValueType};
@@ -395,21 +396,25 @@ impl FeatureProfile {
         };
         let mut buf = [0.0f64; 512];
         for chunk in xs.chunks(buf.len()) {
-            let mut n = 0;
-            for &x in chunk {
-                if x.is_finite() {
-                    buf[n] = x;
-                    n += 1;
-                } else {
-                    self.counts.record_f64(x);
+            // Columns are nearly always all finite: then no copy.
+            let finite = if all_finite(chunk) {
+                chunk
+            } else {
+                let mut n = 0;
+                for &x in chunk {
+                    if x.is_finite() {
+                        buf[n] = x;
+                        n += 1;
+                    } else {
+                        self.counts.record_f64(x);
+                    }
                 }
-            }
-            let finite = &buf[..n];
-            self.counts.record_n(ValueType::Fractional, n as u64);
+                &buf[..n]
+            };
+            self.counts
+                .record_n(ValueType::Fractional, finite.len() as u64);
             m.distribution.update_finite_slice(finite);
-            for &x in finite {
-                m.distinct.insert_hash(hash_f64(x));
-            }
+            m.distinct.insert_f64s(finite);
         }
     }
 

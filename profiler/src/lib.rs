@@ -35,6 +35,7 @@ pub mod feature;
 pub mod format;
 pub mod hash;
 pub mod image;
+mod lanes;
 pub mod profile;
 pub mod recorder;
 pub mod sketch;

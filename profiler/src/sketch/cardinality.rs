@@ -62,6 +62,17 @@ fn sparse_code(hash: u64) -> u32 {
     (index << 6) | rank
 }
 
+/// Raises the dense register of `hash` to its rank: the leading zeros of the 52 bits
+/// below the index, plus one (at most `Q + 1`: the bit set below them bounds the count
+/// without a branch).
+#[inline(always)]
+fn insert_dense(regs: &mut [u8; M], hash: u64) {
+    let index = (hash >> (64 - P)) as usize;
+    let value = (((hash << P) | (1 << (P - 1))).leading_zeros() + 1) as u8;
+    let r = &mut regs[index];
+    *r = (*r).max(value);
+}
+
 /// The dense register (index, value) of a sparse code.
 #[inline]
 fn dense_of_code(code: u32) -> (usize, u8) {
@@ -115,17 +126,30 @@ impl Cardinality {
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {
         match &mut self.repr {
-            Repr::Dense(regs) => {
-                let index = (hash >> (64 - P)) as usize;
-                let value = ((hash << P).leading_zeros() + 1).min(u32::from(Q) + 1) as u8;
-                let r = &mut regs[index];
-                *r = (*r).max(value);
-            }
+            Repr::Dense(regs) => insert_dense(regs, hash),
             Repr::Sparse { buffer, .. } => {
                 buffer.push(sparse_code(hash));
                 if buffer.len() >= BUFFER {
                     self.flush();
                 }
+            }
+        }
+    }
+
+    /// Adds finite numbers (by [`crate::hash::hash_f64`]): [`Cardinality::insert_hash`]
+    /// on each, with the representation looked up once for the whole slice.
+    pub fn insert_f64s(&mut self, xs: &[f64]) {
+        let mut rest = xs;
+        while let Repr::Sparse { .. } = self.repr {
+            let Some((&x, tail)) = rest.split_first() else {
+                return;
+            };
+            self.insert_hash(crate::hash::hash_f64(x));
+            rest = tail;
+        }
+        if let Repr::Dense(regs) = &mut self.repr {
+            for &x in rest {
+                insert_dense(regs, crate::hash::hash_finite_f64(x));
             }
         }
     }

@@ -17,9 +17,11 @@
 //!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
 
-/// Smallest capacity of a level (DataSketches' `m`).
 use super::merge_into;
+use super::network::{BLOCK, Halves, RUN, merge_halve, sort_halve};
+use crate::lanes::{all_finite, min_max};
 
+/// Smallest capacity of a level (DataSketches' `m`).
 const MIN_LEVEL_CAPACITY: u32 = 8;
 /// At most this many levels: the top one weighs 2^63.
 const MAX_LEVELS: usize = 64;
@@ -194,6 +196,11 @@ impl Kll {
         self.retained
     }
 
+    /// The exact smallest and largest value (`-0.0` counted as `0.0`), if any.
+    pub(crate) fn extremes(&self) -> Option<(f64, f64)> {
+        (self.n > 0).then(|| (value(self.min), value(self.max)))
+    }
+
     /// Whether some values were compacted away (then ranks are estimates).
     pub(crate) fn is_estimation_mode(&self) -> bool {
         !self.upper.is_empty()
@@ -250,13 +257,26 @@ impl Kll {
         self.level0.push(k);
     }
 
-    /// Adds finite values; the same sketch as [`Kll::update`] on each, faster. Falls back
-    /// to one by one (skipping them) if some value is not finite.
+    /// Adds finite values, faster than one by one: while the sketch is small it is the
+    /// same sketch as [`Kll::update`] on each value; once its bottom levels are down to
+    /// capacities of at most [`BLOCK`], the bulk path compacts them itself (see
+    /// [`Kll::update_bulk`]). Falls back to one by one (skipping them) if some value is
+    /// not finite.
     pub(crate) fn update_slice(&mut self, xs: &[f64]) {
-        if !xs.iter().all(|x| x.is_finite()) {
+        if !all_finite(xs) {
             xs.iter().for_each(|&x| self.update(x));
             return;
         }
+        for chunk in xs.chunks(BULK) {
+            match self.bulk_depth() {
+                0 => self.append(chunk),
+                depth => self.update_bulk(chunk, depth),
+            }
+        }
+    }
+
+    /// Appends finite values to level 0, compacting as [`Kll::update`] does.
+    fn append(&mut self, xs: &[f64]) {
         let mut rest = xs;
         while !rest.is_empty() {
             if self.retained >= self.capacity {
@@ -265,11 +285,7 @@ impl Kll {
             let free = self.capacity.saturating_sub(self.retained).max(1);
             let (head, tail) = rest.split_at(free.min(rest.len()));
             rest = tail;
-            let (lo, hi) = head
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-                    (lo.min(x), hi.max(x))
-                });
+            let (lo, hi) = min_max(head);
             self.min = self.min.min(canonical_key(lo));
             self.max = self.max.max(canonical_key(hi));
             if self.level0.capacity() - self.level0.len() < head.len() {
@@ -525,6 +541,146 @@ impl SortedView {
             })
             .collect();
         Some(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The bulk path
+// ---------------------------------------------------------------------------------------
+
+/// Values the bulk path takes at a time, in a stack buffer.
+const BULK: usize = 512;
+
+/// The bulk path's coins: the bits of a SplitMix64 sequence seeded from the stream
+/// length and the chunk's extremes, so equal streams still give equal sketches.
+struct Coins {
+    state: u64,
+    bits: u64,
+    left: u32,
+}
+
+impl Coins {
+    fn new(n: u64, lo: u64, hi: u64) -> Self {
+        Coins {
+            state: SEED ^ n ^ lo.rotate_left(17) ^ hi.rotate_left(41),
+            bits: 0,
+            left: 0,
+        }
+    }
+
+    /// Heads or tails.
+    #[inline]
+    fn flip(&mut self) -> bool {
+        if self.left == 0 {
+            self.state = self.state.wrapping_add(1);
+            self.bits = splitmix64(self.state);
+            self.left = 64;
+        }
+        let c = self.bits & 1 == 1;
+        self.bits >>= 1;
+        self.left -= 1;
+        c
+    }
+}
+
+/// One level of the bulk path over `buf[..len]` (a multiple of [`BLOCK`]): orders the
+/// blocks two at a time with `halve`, which keeps the [`RUN`] values at each block's even
+/// or odd positions (a coin each), written in order to the front of `buf`; widens
+/// `extremes` to the blocks' smallest and largest values. Returns how many values are
+/// left.
+fn compact_blocks(
+    buf: &mut [f64],
+    len: usize,
+    coins: &mut Coins,
+    extremes: &mut (f64, f64),
+    halve: fn(&[f64; BLOCK], &[f64; BLOCK], [bool; 2]) -> Halves,
+) -> usize {
+    let blocks = len / BLOCK;
+    let mut b = 0;
+    while b < blocks {
+        // A lone last block is ordered beside a copy of itself, which is dropped.
+        let lanes = (blocks - b).min(2);
+        let block = |i: usize| -> [f64; BLOCK] {
+            let mut v = [0.0; BLOCK];
+            v.copy_from_slice(&buf[i * BLOCK..][..BLOCK]);
+            v
+        };
+        let first = block(b);
+        let second = if lanes == 2 { block(b + 1) } else { first };
+        let h = halve(&first, &second, [coins.flip(), coins.flip()]);
+        extremes.0 = extremes.0.min(h.lo);
+        extremes.1 = extremes.1.max(h.hi);
+        // Block `b + lane` leaves its run at `(b + lane) · RUN`, below every block not
+        // read yet.
+        for (lane, run) in h.runs.iter().enumerate().take(lanes) {
+            buf[(b + lane) * RUN..][..RUN].copy_from_slice(run);
+        }
+        b += lanes;
+    }
+    blocks * RUN
+}
+
+impl Kll {
+    /// How many bottom levels the bulk path compacts itself: those below the top whose
+    /// capacity is at most [`BLOCK`]. Capacities only shrink as the sketch grows levels,
+    /// so a block of [`BLOCK`] values is never compacted where DataSketches' schedule
+    /// would wait for more: compactions at each of these levels are no more frequent
+    /// than in [`Kll::update`], and the rank-error bound holds.
+    fn bulk_depth(&self) -> usize {
+        let levels = self.num_levels();
+        (0..levels - 1)
+            .take_while(|&h| self.cap(levels, h) <= BLOCK)
+            .count()
+    }
+
+    /// Adds up to [`BULK`] finite values when the `depth` bottom levels are left to the
+    /// bulk path: level 0 is sorted in blocks of [`BLOCK`] by a sorting network and each
+    /// block compacted to [`RUN`] values of weight 2; at each level above, up to `depth`,
+    /// pairs of runs are merged by a merging network and compacted again. What reaches
+    /// level `depth` (or is left over, an odd run at some level, or the values after the
+    /// last whole block) joins the sketch's levels, which are then compressed as after
+    /// an update. About a tenth of the cost of pushing each value through level 0.
+    fn update_bulk(&mut self, xs: &[f64], depth: usize) {
+        debug_assert!(xs.len() <= BULK && depth < self.num_levels());
+        let whole = xs.len() / BLOCK * BLOCK;
+        let (head, tail) = xs.split_at(whole);
+        let mut buf = [0.0f64; BULK];
+        for (b, &x) in buf.iter_mut().zip(head) {
+            *b = x + 0.0;
+        }
+        if whole > 0 {
+            self.n += whole as u64;
+            let mut coins = Coins::new(self.n, key(buf[0]), key(buf[whole - 1]));
+            let mut extremes = (f64::INFINITY, f64::NEG_INFINITY);
+            let mut len = compact_blocks(&mut buf, whole, &mut coins, &mut extremes, sort_halve);
+            self.min = self.min.min(key(extremes.0));
+            self.max = self.max.max(key(extremes.1));
+            for level in 1..depth {
+                if (len / RUN) % 2 == 1 {
+                    len -= RUN;
+                    self.add(level, &buf[len..len + RUN]);
+                }
+                len = compact_blocks(&mut buf, len, &mut coins, &mut extremes, merge_halve);
+            }
+            // Runs of weight 2^depth, each sorted, sorted together by `add`.
+            self.add(depth, &buf[..len]);
+        }
+        while self.retained > self.capacity {
+            self.compress_while_updating();
+        }
+        self.append(tail);
+    }
+
+    /// Merges canonical finite values into `level` (at least 1, existing).
+    fn add(&mut self, level: usize, xs: &[f64]) {
+        let mut keys = [0u64; BULK];
+        let keys = &mut keys[..xs.len()];
+        for (k, &x) in keys.iter_mut().zip(xs) {
+            *k = key(x);
+        }
+        keys.sort_unstable();
+        merge_into(&mut self.upper[level - 1], keys);
+        self.retained += xs.len();
     }
 }
 
@@ -978,16 +1134,44 @@ mod tests {
     }
 
     #[test]
-    fn slices_give_the_same_sketch_as_single_updates() {
-        let xs = stream(50_000, 2);
-        let mut one = Kll::new(200);
+    fn slices_give_the_same_sketch_as_single_updates_while_levels_are_large() {
+        // Below the bulk path's sizes, slices only fill level 0 faster.
+        let xs = stream(20_000, 2);
+        let mut one = Kll::new(272);
         xs.iter().for_each(|&x| one.update(x));
-        let mut sliced = Kll::new(200);
+        let mut sliced = Kll::new(272);
         for chunk in xs.chunks(777) {
             sliced.update_slice(chunk);
         }
+        assert!(one.is_estimation_mode());
+        assert_eq!(sliced.bulk_depth(), 0, "the bulk path was not used");
         assert_eq!(one, sliced);
         assert_eq!(one.to_bytes(), sliced.to_bytes());
+    }
+
+    #[test]
+    fn the_bulk_path_is_as_accurate_as_single_updates() {
+        // Over several streams, the bulk path's largest rank error stays within the
+        // bound, and on average is no worse than value-by-value updates (it compacts
+        // its bottom levels no more often).
+        let (mut bulk_sum, mut one_sum) = (0.0, 0.0);
+        for seed in 0..6 {
+            let xs = stream(300_000, 100 + seed);
+            let mut one = Kll::new(272);
+            xs.iter().for_each(|&x| one.update(x));
+            let mut bulk = Kll::new(272);
+            bulk.update_slice(&xs);
+            assert!(bulk.bulk_depth() >= 2, "depth {}", bulk.bulk_depth());
+            assert_eq!(bulk.n(), one.n());
+            assert!(bulk.retained() <= bulk.capacity);
+            assert_eq!(bulk.extremes(), one.extremes());
+            let (eb, eo) = (max_rank_error(&bulk, &xs), max_rank_error(&one, &xs));
+            eprintln!("seed {seed}: bulk {eb:.5}, one by one {eo:.5}");
+            assert!(eb <= bulk.rank_error_bound(), "rank error {eb}");
+            bulk_sum += eb;
+            one_sum += eo;
+        }
+        assert!(bulk_sum <= 1.2 * one_sum, "{bulk_sum} vs {one_sum}");
     }
 
     #[test]

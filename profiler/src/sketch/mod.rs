@@ -15,6 +15,7 @@ mod frequent;
 mod kll;
 mod magnitudes;
 mod moments;
+mod network;
 mod quantiles;
 
 pub use cardinality::Cardinality;
@@ -34,14 +35,16 @@ fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
     dst.reserve_exact(j);
     dst.resize(i + j, T::default());
     let mut w = dst.len();
-    while j > 0 {
+    // Without branches on the comparison (it is a coin flip on sketch data): the
+    // larger of the two heads goes to the back, and its side steps down.
+    while i > 0 && j > 0 {
+        let (a, b) = (dst[i - 1], src[j - 1]);
+        let from_dst = a > b;
         w -= 1;
-        if i > 0 && dst[i - 1] > src[j - 1] {
-            dst[w] = dst[i - 1];
-            i -= 1;
-        } else {
-            dst[w] = src[j - 1];
-            j -= 1;
-        }
+        dst[w] = if from_dst { a } else { b };
+        i -= usize::from(from_dst);
+        j -= usize::from(!from_dst);
     }
+    // What is left of `dst` is in place already.
+    dst[..j].copy_from_slice(&src[..j]);
 }

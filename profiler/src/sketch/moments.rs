@@ -47,8 +47,8 @@ impl Moments {
             return;
         }
         let n = xs.len() as f64;
-        let mean = xs.iter().sum::<f64>() / n;
-        let m2 = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>();
+        let mean = crate::lanes::sum_of(xs, |x| x) / n;
+        let m2 = crate::lanes::sum_of(xs, |x| (x - mean) * (x - mean));
         self.merge(&Moments {
             n: xs.len() as u64,
             mean,

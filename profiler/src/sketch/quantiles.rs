@@ -44,10 +44,12 @@ impl Quantiles {
         self.sketch.update(x);
     }
 
-    /// Adds a slice of finite values: the same sketch as [`Quantiles::update`] on each
-    /// value, in a fraction of the time (no per-value call; level 0 is filled by slice).
-    /// The caller passes finite values; should one not be, the slice is taken value by
-    /// value, skipping what is not finite.
+    /// Adds a slice of finite values in a fraction of the time of
+    /// [`Quantiles::update`] on each: level 0 is filled by slice and, once the sketch
+    /// is large, its bottom levels are sorted and compacted by sorting networks, never
+    /// more often than value by value, so the same rank-error bound holds. The caller
+    /// passes finite values; should one not be, the slice is taken value by value,
+    /// skipping what is not finite.
     ///
     /// ```
     /// let mut q = sextant::sketch::Quantiles::new();
@@ -58,6 +60,11 @@ impl Quantiles {
     /// ```
     pub fn update_slice(&mut self, xs: &[f64]) {
         self.sketch.update_slice(xs);
+    }
+
+    /// The exact smallest and largest value, if any.
+    pub(crate) fn extremes(&self) -> Option<(f64, f64)> {
+        self.sketch.extremes()
     }
 
     /// Merges `other` into this sketch.
