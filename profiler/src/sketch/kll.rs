@@ -120,8 +120,11 @@ pub(crate) struct Kll {
     min: u64,
     /// Key of the largest value (0 while empty).
     max: u64,
-    /// Level 0: keys of weight 1, unsorted.
+    /// Level 0: keys of weight 1, unsorted unless `level0_sorted`.
     level0: Vec<u64>,
+    /// Whether level 0 is known to be sorted: after a compaction, in clones (views) and
+    /// in sketches read from bytes, so that merging them never sorts it again.
+    level0_sorted: bool,
     /// Levels 1.. (`upper[h - 1]` is level `h`, weight `2^h`), each sorted.
     upper: Vec<Vec<u64>>,
     /// Keys held, all levels.
@@ -132,15 +135,22 @@ pub(crate) struct Kll {
     capacity: usize,
 }
 
+/// A clone has level 0 sorted (it is an immutable view's, or about to be merged into):
+/// sorted once here, not in every merge, query or serialization of it.
 impl Clone for Kll {
     fn clone(&self) -> Self {
+        let mut level0 = self.level0.clone();
+        if !self.level0_sorted {
+            level0.sort_unstable();
+        }
         Kll {
             k: self.k,
             min_k: self.min_k,
             n: self.n,
             min: self.min,
             max: self.max,
-            level0: self.level0.clone(),
+            level0,
+            level0_sorted: true,
             upper: self.upper.clone(),
             retained: self.retained,
             depth_caps: self.depth_caps,
@@ -179,6 +189,7 @@ impl Kll {
             min: u64::MAX,
             max: 0,
             level0: Vec::new(),
+            level0_sorted: true,
             upper: Vec::new(),
             retained: 0,
             depth_caps: std::array::from_fn(|d| depth_capacity(k, d)),
@@ -255,6 +266,7 @@ impl Kll {
         self.min = self.min.min(k);
         self.max = self.max.max(k);
         self.level0.push(k);
+        self.level0_sorted = false;
     }
 
     /// Adds finite values, faster than one by one: while the sketch is small it is the
@@ -292,6 +304,7 @@ impl Kll {
                 self.reserve_level0();
             }
             self.level0.extend(head.iter().map(|&x| canonical_key(x)));
+            self.level0_sorted = false;
             self.n += head.len() as u64;
             self.retained += head.len();
         }
@@ -309,6 +322,7 @@ impl Kll {
             self.upper.push(Vec::new());
         }
         self.compact(level);
+        self.shrink_level(level);
         self.capacity = self.total_cap(self.num_levels());
         self.reserve_level0();
     }
@@ -329,7 +343,7 @@ impl Kll {
         } else {
             std::mem::take(&mut self.upper[level - 1])
         };
-        if level == 0 {
+        if level == 0 && !self.level0_sorted {
             cur.sort_unstable();
         }
         let odd = cur.len() & 1;
@@ -344,16 +358,24 @@ impl Kll {
             self.retained -= half;
         }
         if level == 0 {
+            // At most the smallest key is left.
             self.level0 = cur;
+            self.level0_sorted = true;
         } else {
-            // A level keeps the capacity of its largest size so far; once the sketch
-            // has grown levels above it, its nominal capacity is smaller: give back the
-            // excess, so memory stays near the total capacity (see `tests/memory.rs`).
-            let cap = self.cap(self.num_levels(), level);
-            if cur.capacity() > cap + cap / 4 {
-                cur.shrink_to(cap);
-            }
             self.upper[level - 1] = cur;
+        }
+    }
+
+    /// A level keeps the capacity of its largest size so far; once the sketch has grown
+    /// levels above it, its nominal capacity is smaller: give back the excess, so that
+    /// a live sketch's memory stays near its total capacity (see `tests/memory.rs`).
+    /// (Not after merges: a level a merge grew is grown again by the next one.)
+    fn shrink_level(&mut self, level: usize) {
+        let cap = self.cap(self.num_levels(), level);
+        if let Some(keys) = level.checked_sub(1).map(|i| &mut self.upper[i])
+            && keys.capacity() > cap + cap / 4
+        {
+            keys.shrink_to(cap);
         }
     }
 
@@ -389,6 +411,14 @@ impl Kll {
 
     /// Merges `other` into this sketch. Counts add exactly; a merge whose count would
     /// overflow `u64` is skipped.
+    ///
+    /// Each of `other`'s levels is first compacted on its own, for as long as it holds
+    /// at least the capacity of the level it is at in the merged sketch (as
+    /// [`Kll::update_bulk`], never more often than DataSketches' merge would compact
+    /// there, so the bound holds); being sorted, that takes a stride through it, not a
+    /// pass (see [`Kll::add_compacted`]). Merging a small sketch into a large one thus
+    /// reads a few of its keys, not all of them. Then the levels are compressed as
+    /// DataSketches' merge does.
     pub(crate) fn merge(&mut self, other: &Kll) {
         if other.n == 0 {
             return;
@@ -402,15 +432,73 @@ impl Kll {
         self.n = n;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.level0.extend_from_slice(&other.level0);
-        for (i, theirs) in other.upper.iter().enumerate() {
-            if i == self.upper.len() {
-                self.upper.push(Vec::new());
-            }
-            merge_into(&mut self.upper[i], theirs);
+        let levels = self.num_levels().max(other.num_levels());
+        self.upper.resize_with(levels - 1, Vec::new);
+        let sorted0;
+        let theirs0 = if other.level0_sorted {
+            &other.level0
+        } else {
+            let mut l0 = other.level0.clone();
+            l0.sort_unstable();
+            sorted0 = l0;
+            &sorted0
+        };
+        for (h, keys) in std::iter::once(theirs0).chain(&other.upper).enumerate() {
+            self.add_compacted(h, keys, levels);
         }
-        self.retained += other.retained;
         self.general_compress();
+    }
+
+    /// Adds the sorted `keys` of weight `2^level` to a sketch of `levels` levels,
+    /// compacting them first while they are at least as many as the capacity of the
+    /// level they are at. The compactions are lazy: the kept keys are every
+    /// `stride`-th from `base`, so only the keys that stay are read.
+    fn add_compacted(&mut self, level: usize, keys: &[u64], levels: usize) {
+        let (mut base, mut stride, mut len, mut at) = (0, 1, keys.len(), level);
+        while at + 1 < levels && len >= 2 && len >= self.cap(levels, at) {
+            let odd = len & 1;
+            if odd == 1 {
+                // The smallest key stays at this level, as in `compact`.
+                self.add_keys(at, &keys[base..=base]);
+            }
+            let (lo, hi) = (keys[base + stride * odd], keys[base + stride * (len - 1)]);
+            base += stride * (odd + coin(self.n, at, lo, hi));
+            stride *= 2;
+            len = (len - odd) / 2;
+            at += 1;
+        }
+        if stride == 1 {
+            self.add_keys(at, &keys[base..base + len]);
+        } else {
+            // Merging into a large sketch keeps a few keys of each level: those fit on
+            // the stack.
+            let mut stack = [0u64; 64];
+            let mut heap = Vec::new();
+            let kept = if len <= stack.len() {
+                &mut stack[..len]
+            } else {
+                heap.resize(len, 0);
+                &mut heap[..]
+            };
+            for (i, k) in kept.iter_mut().enumerate() {
+                *k = keys[base + i * stride];
+            }
+            self.add_keys(at, kept);
+        }
+    }
+
+    /// Merges sorted keys into `level` (which exists).
+    fn add_keys(&mut self, level: usize, keys: &[u64]) {
+        if level == 0 {
+            if self.level0_sorted {
+                merge_into(&mut self.level0, keys);
+            } else {
+                self.level0.extend_from_slice(keys);
+            }
+        } else {
+            merge_into(&mut self.upper[level - 1], keys);
+        }
+        self.retained += keys.len();
     }
 
     /// All retained keys, sorted, with their cumulative weights: the snapshot every
@@ -419,7 +507,9 @@ impl Kll {
     pub(crate) fn sorted_view(&self) -> SortedView {
         let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained);
         items.extend(self.level0.iter().map(|&k| (k, 1)));
-        items.sort_unstable_by_key(|&(k, _)| k);
+        if !self.level0_sorted {
+            items.sort_unstable_by_key(|&(k, _)| k);
+        }
         let mut merged = Vec::with_capacity(self.retained);
         for (i, level) in self.upper.iter().enumerate() {
             if level.is_empty() {
@@ -658,12 +748,12 @@ impl Kll {
             for level in 1..depth {
                 if (len / RUN) % 2 == 1 {
                     len -= RUN;
-                    self.add(level, &buf[len..len + RUN]);
+                    self.add_values(level, &buf[len..len + RUN]);
                 }
                 len = compact_blocks(&mut buf, len, &mut coins, &mut extremes, merge_halve);
             }
-            // Runs of weight 2^depth, each sorted, sorted together by `add`.
-            self.add(depth, &buf[..len]);
+            // Runs of weight 2^depth, each sorted, sorted together by `add_values`.
+            self.add_values(depth, &buf[..len]);
         }
         while self.retained > self.capacity {
             self.compress_while_updating();
@@ -672,15 +762,14 @@ impl Kll {
     }
 
     /// Merges canonical finite values into `level` (at least 1, existing).
-    fn add(&mut self, level: usize, xs: &[f64]) {
+    fn add_values(&mut self, level: usize, xs: &[f64]) {
         let mut keys = [0u64; BULK];
         let keys = &mut keys[..xs.len()];
         for (k, &x) in keys.iter_mut().zip(xs) {
             *k = key(x);
         }
         keys.sort_unstable();
-        merge_into(&mut self.upper[level - 1], keys);
-        self.retained += xs.len();
+        self.add_keys(level, keys);
     }
 }
 
@@ -905,7 +994,9 @@ impl Kll {
             write_varint(&mut out, self.level_len(level) as u64);
         }
         let mut level0 = self.level0.clone();
-        level0.sort_unstable();
+        if !self.level0_sorted {
+            level0.sort_unstable();
+        }
         let mut bits = BitWriter {
             out,
             acc: 0,
