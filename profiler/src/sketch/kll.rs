@@ -1292,6 +1292,23 @@ mod tests {
     }
 
     #[test]
+    fn many_small_sketches_merge_within_the_bound() {
+        // Most of these merges compact the small side's levels on their own first.
+        let xs = stream(400_000, 9);
+        let mut merged = Kll::new(272);
+        for part in xs.chunks(1_000) {
+            let mut s = Kll::new(272);
+            s.update_slice(part);
+            merged.merge(&s.clone());
+        }
+        assert_eq!(merged.n(), 400_000);
+        assert!(merged.retained() <= merged.capacity);
+        assert_eq!(merged.extremes(), Some(min_max(&xs)));
+        let err = max_rank_error(&merged, &xs);
+        assert!(err <= merged.rank_error_bound(), "rank error {err}");
+    }
+
+    #[test]
     fn serialization_round_trips_exactly() {
         for n in [0, 1, 7, 300, 5_000, 80_000] {
             let mut s = Kll::new(272);
