@@ -5,19 +5,26 @@
 #
 #   benches/load/run.sh [SECONDS]        (default 20; needs Debian's wrk)
 #
+# SEXTANT_BIN=path runs that binary instead of building target/release/sextant (to
+# compare two builds in one session).
+#
 # Prints one line per configuration; copy them into benches/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release --bin sextant -q
+bin=${SEXTANT_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --bin sextant -q
+  bin=target/release/sextant
+fi
 tick=$(getconf CLK_TCK)
 
 run() {
   local label=$1; shift
   local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   local dir; dir=$(mktemp -d)
-  target/release/sextant serve --addr "127.0.0.1:$port" --data-dir "$dir" "$@" 2>/dev/null &
+  "$bin" serve --addr "127.0.0.1:$port" --data-dir "$dir" "$@" 2>/dev/null &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
   # Warm up, then measure.

@@ -7,16 +7,21 @@
 # horizon and the prediction log reach their steady state within the first windows)
 # and prints every sample, then first, last, min, max and the spread relative to the
 # first sample. Uses 10 s windows and a 1-minute drift horizon so that many windows
-# rotate, are stored and expire from the horizon during the run.
+# rotate, are stored and expire from the horizon during the run. SEXTANT_BIN=path runs
+# that binary instead of building target/release/sextant.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-600}
 conns=${2:-8}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-cargo build --release --bin sextant -q
+bin=${SEXTANT_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --bin sextant -q
+  bin=target/release/sextant
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
-target/release/sextant serve --addr "127.0.0.1:$port" --data-dir "$dir" \
+"$bin" serve --addr "127.0.0.1:$port" --data-dir "$dir" \
   --window 10s --drift-horizon 1m 2>/dev/null &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
