@@ -54,6 +54,36 @@ fn sketches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Merging a thousand small sketches into one, as the Engine issue's merge of 1,000
+    // views does for each feature.
+    let parts: Vec<(Cardinality, Quantiles)> = (0..1000u64)
+        .map(|i| {
+            let xs = &sextant_benches::normal_columns(1000, 1, 100 + i)[0];
+            let mut h = Cardinality::new();
+            h.insert_f64s(xs);
+            let mut q = Quantiles::new();
+            q.update_slice(xs);
+            (h, q.clone())
+        })
+        .collect();
+    let mut g = c.benchmark_group("merge 1000 sketches of 1000 values");
+    g.sample_size(20);
+    g.bench_function("hll", |b| {
+        b.iter(|| {
+            let mut all = Cardinality::new();
+            parts.iter().for_each(|(h, _)| all.merge(black_box(h)));
+            all
+        })
+    });
+    g.bench_function("kll", |b| {
+        b.iter(|| {
+            let mut all = Quantiles::new();
+            parts.iter().for_each(|(_, q)| all.merge(black_box(q)));
+            all
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, sketches);

@@ -35,6 +35,21 @@ fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
     dst.reserve_exact(j);
     dst.resize(i + j, T::default());
     let mut w = dst.len();
+    if j * 16 < i {
+        // A few into many (a merge's compacted keys into a long level): each of `src`,
+        // from the back, is placed after the run of `dst` above it moves in one copy.
+        while j > 0 {
+            let x = src[j - 1];
+            let at = dst[..i].partition_point(|&d| d <= x);
+            let run = i - at;
+            dst.copy_within(at..i, w - run);
+            w -= run + 1;
+            dst[w] = x;
+            i = at;
+            j -= 1;
+        }
+        return;
+    }
     // Without branches on the comparison (it is a coin flip on sketch data): the
     // larger of the two heads goes to the back, and its side steps down.
     while i > 0 && j > 0 {
@@ -47,4 +62,24 @@ fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
     }
     // What is left of `dst` is in place already.
     dst[..j].copy_from_slice(&src[..j]);
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn merge_into_is_a_sorted_merge(
+            mut dst in prop::collection::vec(0u32..50, 0..200),
+            mut src in prop::collection::vec(0u32..50, 0..40),
+        ) {
+            dst.sort_unstable();
+            src.sort_unstable();
+            let mut want = [dst.clone(), src.clone()].concat();
+            want.sort_unstable();
+            super::merge_into(&mut dst, &src);
+            prop_assert_eq!(dst, want);
+        }
+    }
 }
