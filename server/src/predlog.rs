@@ -2,7 +2,7 @@
 //! SQLite (`predictions.sqlite` in the data directory, WAL mode).
 //!
 //! The request path only enqueues a record on a bounded channel; one writer thread
-//! lets predictions gather for a few milliseconds ([`LINGER`]), then writes whatever is
+//! lets predictions gather for a few milliseconds (`LINGER`, 20 ms), then writes whatever is
 //! queued in one transaction and commits, so under load each commit carries hundreds of
 //! rows, while feedback and flushes are committed at once. A commit
 //! is a `write` to the WAL file (`synchronous = NORMAL`): it survives `kill -9` of the
