@@ -2,7 +2,7 @@
 //! SQLite (`predictions.sqlite` in the data directory, WAL mode).
 //!
 //! The request path only enqueues a record on a bounded channel; one writer thread
-//! lets predictions gather for a few milliseconds (`LINGER`, 20 ms), then writes whatever is
+//! lets predictions gather for a few milliseconds (`LINGER`, 5 ms), then writes whatever is
 //! queued in one transaction and commits, so under load each commit carries hundreds of
 //! rows, while feedback and flushes are committed at once. A commit
 //! is a `write` to the WAL file (`synchronous = NORMAL`): it survives `kill -9` of the
@@ -34,8 +34,10 @@ const MAX_BATCH: usize = 4096;
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// How long the writer lets predictions gather after the first one of a batch: one
 /// commit then writes each touched page once for many rows, instead of once per row
-/// (feedback and flushes are written without waiting).
-const LINGER: Duration = Duration::from_millis(20);
+/// (feedback and flushes are written without waiting). Under saturating load, 5 ms gave
+/// a lower p99 than 20 ms (shorter bursts of the writer on a shared core) at the same
+/// throughput and CPU; 1 and 2 ms were no better (`benches/RESULTS.md`).
+const LINGER: Duration = Duration::from_millis(5);
 
 /// One prediction to log.
 #[derive(Debug)]
