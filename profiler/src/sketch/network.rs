@@ -160,8 +160,10 @@ mod imp {
     }
 }
 
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-mod imp {
+/// The networks on plain `f64` pairs: what other targets run, and on x86_64 the tests'
+/// check of the SSE2 version.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+mod portable {
     use super::{BLOCK, Halves, RUN};
 
     /// Pairs of `f64` as arrays.
@@ -188,8 +190,25 @@ mod imp {
 
     networks!(#[inline]; pairs);
 
-    pub(in super::super) use {merge as merge_halve, sort as sort_halve};
+    pub(in super::super) fn sort_halve(
+        a: &[f64; BLOCK],
+        b: &[f64; BLOCK],
+        coins: [bool; 2],
+    ) -> Halves {
+        sort(a, b, coins)
+    }
+
+    pub(in super::super) fn merge_halve(
+        a: &[f64; BLOCK],
+        b: &[f64; BLOCK],
+        coins: [bool; 2],
+    ) -> Halves {
+        merge(a, b, coins)
+    }
 }
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+use portable as imp;
 
 pub(super) use imp::{merge_halve, sort_halve};
 
@@ -221,13 +240,21 @@ mod tests {
         v.windows(2).all(|w| w[0] <= w[1])
     }
 
+    /// Each implementation compiled here: the one in use, and the portable one.
+    const IMPLEMENTATIONS: [(Halver, Halver); 2] = [
+        (sort_halve, merge_halve),
+        (portable::sort_halve, portable::merge_halve),
+    ];
+
     #[test]
     fn sorts_every_zero_one_input() {
         // The 0-1 principle: a comparator network that sorts every 0/1 sequence sorts
         // every sequence.
-        for m in 0..1u32 << BLOCK {
-            let [a, b] = ordered(sort_halve, &bits(m), &bits(!m));
-            assert!(sorted(&a) && sorted(&b), "{m:016b}");
+        for (sort, _) in IMPLEMENTATIONS {
+            for m in 0..1u32 << BLOCK {
+                let [a, b] = ordered(sort, &bits(m), &bits(!m));
+                assert!(sorted(&a) && sorted(&b), "{m:016b}");
+            }
         }
     }
 
@@ -235,13 +262,15 @@ mod tests {
     fn merges_every_pair_of_sorted_zero_one_halves() {
         // Each half sorted: `a` (`b`) zeros, then ones; the second block has them swapped.
         let half = |zeros: u32| 0xFFu32 << zeros & 0xFF;
-        for (a, b) in (0..=8).flat_map(|a| (0..=8).map(move |b| (a, b))) {
-            let [x, y] = ordered(
-                merge_halve,
-                &bits(half(a) | half(b) << 8),
-                &bits(half(b) | half(a) << 8),
-            );
-            assert!(sorted(&x) && sorted(&y), "{a} {b}");
+        for (_, merge) in IMPLEMENTATIONS {
+            for (a, b) in (0..=8).flat_map(|a| (0..=8).map(move |b| (a, b))) {
+                let [x, y] = ordered(
+                    merge,
+                    &bits(half(a) | half(b) << 8),
+                    &bits(half(b) | half(a) << 8),
+                );
+                assert!(sorted(&x) && sorted(&y), "{a} {b}");
+            }
         }
     }
 
@@ -249,11 +278,18 @@ mod tests {
     fn keeps_the_values_and_the_extremes() {
         let a: [f64; BLOCK] = std::array::from_fn(|p| ((p * 7) % 16) as f64 - 3.5);
         let b: [f64; BLOCK] = std::array::from_fn(|p| -(p as f64));
-        let [x, y] = ordered(sort_halve, &a, &b);
-        let want: Vec<f64> = (0..16).map(|p| p as f64 - 3.5).collect();
-        assert_eq!(x, want);
-        assert_eq!((y[0], y[15]), (-15.0, 0.0));
-        let h = sort_halve(&a, &b, [false, true]);
-        assert_eq!((h.lo, h.hi), (-15.0, 11.5));
+        for (sort, _) in IMPLEMENTATIONS {
+            let [x, y] = ordered(sort, &a, &b);
+            let want: Vec<f64> = (0..16).map(|p| p as f64 - 3.5).collect();
+            assert_eq!(x, want);
+            assert_eq!((y[0], y[15]), (-15.0, 0.0));
+            let h = sort(&a, &b, [false, true]);
+            assert_eq!((h.lo, h.hi), (-15.0, 11.5));
+            assert_eq!(
+                h,
+                sort_halve(&a, &b, [false, true]),
+                "implementations agree"
+            );
+        }
     }
 }
