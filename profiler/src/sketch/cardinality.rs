@@ -73,14 +73,14 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
     *r = (*r).max(value);
 }
 
-/// Raises the dense registers to the values of sparse codes (a code's register is the
+/// Raises the dense registers to the values of sparse codes. A code's register is the
 /// top 12 bits of its 25-bit index; its value, the leading zeros of the 13 bits below
-/// them plus one or, if they are all zero, 13 plus the code's rank), in two passes the compiler can keep apart — first every code's register as
-/// `index << 8 | value`, computed without branches (the leading zeros of the 13 low
-/// index bits come from the exponent of their exact `f32` value), then the maxima.
-/// About half the time of one pass. (Skipping values under the lowest register, which
-/// change nothing, measured slower: the test mispredicts, and finding the floor is a
-/// pass of its own.)
+/// them plus one or, if they are all zero, 13 plus the code's rank. Two passes the
+/// compiler keeps apart: first every code's register as `index << 8 | value`, without
+/// branches (the leading zeros come from the exponent of the 13 bits' exact `f32`
+/// value), then the maxima — about half the time of one pass. (Skipping values under
+/// the lowest register, which change nothing, measured slower: the test mispredicts,
+/// and finding the floor is a pass of its own.)
 fn raise_to_codes(regs: &mut [u8; M], codes: &[u32]) {
     let mut batch = [0u32; 256];
     for chunk in codes.chunks(batch.len()) {
@@ -151,7 +151,8 @@ impl Cardinality {
         }
     }
 
-    /// Adds finite numbers (by [`crate::hash::hash_f64`]): [`Cardinality::insert_hash`]
+    /// Adds numbers, which the caller guarantees finite (NaN would not hash as
+    /// [`crate::hash::hash_f64`] does): [`Cardinality::insert_hash`]
     /// on each, with the representation looked up once for the whole slice.
     pub fn insert_f64s(&mut self, xs: &[f64]) {
         let mut rest = xs;
@@ -159,7 +160,7 @@ impl Cardinality {
             let Some((&x, tail)) = rest.split_first() else {
                 return;
             };
-            self.insert_hash(crate::hash::hash_f64(x));
+            self.insert_hash(crate::hash::hash_finite_f64(x));
             rest = tail;
         }
         if let Repr::Dense(regs) = &mut self.repr {

@@ -642,7 +642,8 @@ impl SortedView {
 const BULK: usize = 512;
 
 /// The bulk path's coins: the bits of a SplitMix64 sequence seeded from the stream
-/// length and the chunk's extremes, so equal streams still give equal sketches.
+/// length and the chunk's first and last keys, so equal streams still give equal
+/// sketches.
 struct Coins {
     state: u64,
     bits: u64,
@@ -650,9 +651,9 @@ struct Coins {
 }
 
 impl Coins {
-    fn new(n: u64, lo: u64, hi: u64) -> Self {
+    fn new(n: u64, first: u64, last: u64) -> Self {
         Coins {
-            state: SEED ^ n ^ lo.rotate_left(17) ^ hi.rotate_left(41),
+            state: SEED ^ n ^ first.rotate_left(17) ^ last.rotate_left(41),
             bits: 0,
             left: 0,
         }

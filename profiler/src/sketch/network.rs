@@ -96,41 +96,28 @@ mod imp {
             _mm_unpackhi_pd,
         };
 
-        #[inline(always)]
+        // Each helper has SSE2 enabled like the networks calling it, so the intrinsics
+        // are safe to call in it and it inlines into them.
+
+        #[target_feature(enable = "sse2")]
         pub(super) fn load(a: f64, b: f64) -> V {
-            // SAFETY: SSE2 is enabled (the module's `cfg`).
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm_set_pd(b, a)
-            }
+            _mm_set_pd(b, a)
         }
 
-        #[inline(always)]
+        #[target_feature(enable = "sse2")]
         pub(super) fn mask(coins: [bool; 2]) -> V {
             let [a, b] = coins.map(|c| -i64::from(c));
-            // SAFETY: as in `load`.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm_castsi128_pd(_mm_set_epi64x(b, a))
-            }
+            _mm_castsi128_pd(_mm_set_epi64x(b, a))
         }
 
-        #[inline(always)]
+        #[target_feature(enable = "sse2")]
         pub(super) fn select(even: V, odd: V, mask: V) -> V {
-            // SAFETY: as in `load`.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm_or_pd(_mm_and_pd(mask, odd), _mm_andnot_pd(mask, even))
-            }
+            _mm_or_pd(_mm_and_pd(mask, odd), _mm_andnot_pd(mask, even))
         }
 
-        #[inline(always)]
+        #[target_feature(enable = "sse2")]
         pub(super) fn lanes(v: V) -> [f64; 2] {
-            // SAFETY: as in `load`.
-            #[allow(unsafe_code)]
-            unsafe {
-                [_mm_cvtsd_f64(v), _mm_cvtsd_f64(_mm_unpackhi_pd(v, v))]
-            }
+            [_mm_cvtsd_f64(v), _mm_cvtsd_f64(_mm_unpackhi_pd(v, v))]
         }
     }
 
