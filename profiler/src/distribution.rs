@@ -43,11 +43,13 @@ impl Distribution {
         self.quantiles.update(x);
     }
 
-    /// Adds a slice of finite values, faster than one by one.
+    /// Adds a slice of finite values, faster than one by one. The caller filters out
+    /// NaN and ±∞ (as [`crate::FeatureProfile`] does, counting them apart): they are not
+    /// checked again here.
     pub fn update_finite_slice(&mut self, xs: &[f64]) {
         for chunk in xs.chunks(CHUNK) {
             self.moments.update_slice(chunk);
-            self.quantiles.update_slice(chunk);
+            self.quantiles.update_finite(chunk);
         }
         // The sketch keeps the exact extremes: no pass of our own.
         if let Some((lo, hi)) = self.quantiles.extremes() {

@@ -275,10 +275,16 @@ impl Kll {
     /// [`Kll::update_bulk`]). Falls back to one by one (skipping them) if some value is
     /// not finite.
     pub(crate) fn update_slice(&mut self, xs: &[f64]) {
-        if !all_finite(xs) {
+        if all_finite(xs) {
+            self.update_finite(xs);
+        } else {
             xs.iter().for_each(|&x| self.update(x));
-            return;
         }
+    }
+
+    /// [`Kll::update_slice`] of values the caller has checked are finite.
+    pub(crate) fn update_finite(&mut self, xs: &[f64]) {
+        debug_assert!(all_finite(xs));
         for chunk in xs.chunks(BULK) {
             match self.bulk_depth() {
                 0 => self.append(chunk),

@@ -62,6 +62,11 @@ impl Quantiles {
         self.sketch.update_slice(xs);
     }
 
+    /// [`Quantiles::update_slice`] of values the caller has checked are finite.
+    pub(crate) fn update_finite(&mut self, xs: &[f64]) {
+        self.sketch.update_finite(xs);
+    }
+
     /// The exact smallest and largest value, if any.
     pub(crate) fn extremes(&self) -> Option<(f64, f64)> {
         self.sketch.extremes()
