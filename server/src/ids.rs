@@ -142,7 +142,7 @@ impl IdSigner {
     }
 
     /// A new id for a prediction made at `time_ms`.
-    pub fn issue(&self, time_ms: i64, prediction: f64) -> String {
+    pub fn issue(&self, time_ms: i64, prediction: f64) -> PredictionId {
         let seq = self.next.fetch_add(1, Ordering::Relaxed) & MASK48;
         let mut raw = [0u8; RAW];
         raw[0] = VERSION;
@@ -186,15 +186,46 @@ impl IdSigner {
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-fn encode(raw: &[u8; RAW]) -> String {
-    let mut out = String::with_capacity(ID_LEN);
-    for c in raw.chunks_exact(3) {
+/// An issued id: its characters, held inline (no allocation; the request path copies it
+/// into the response and the prediction log).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PredictionId([u8; ID_LEN]);
+
+impl PredictionId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII: every byte comes from `ALPHABET`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for PredictionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for PredictionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl serde::Serialize for PredictionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+fn encode(raw: &[u8; RAW]) -> PredictionId {
+    let mut out = [0u8; ID_LEN];
+    for (c, o) in raw.chunks_exact(3).zip(out.chunks_exact_mut(4)) {
         let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+        for (o, shift) in o.iter_mut().zip([18, 12, 6, 0]) {
+            *o = ALPHABET[((n >> shift) & 63) as usize];
         }
     }
-    out
+    PredictionId(out)
 }
 
 fn decode(id: &str) -> Option<[u8; RAW]> {
@@ -229,8 +260,10 @@ mod tests {
     #[test]
     fn ids_round_trip_and_resist_tampering() {
         let a = IdSigner::new(b"secret", "v1");
-        let id = a.issue(1_764_000_000_123, 5.625);
+        let issued = a.issue(1_764_000_000_123, 5.625);
+        let id = issued.to_string();
         assert_eq!(id.len(), ID_LEN);
+        assert_eq!(serde_json::to_string(&issued).unwrap(), format!("\"{id}\""));
         let info = a.verify(&id).unwrap();
         assert_eq!(info.time_ms, 1_764_000_000_123);
         assert_eq!(info.prediction, 5.625);

@@ -1,8 +1,9 @@
 //! `POST /predict`: validate, predict, record.
 
+use crate::ids::PredictionId;
 use crate::metrics::Metrics;
 use crate::model::Model;
-use crate::predlog::LoggedPrediction;
+use crate::predlog::{Features, LoggedPrediction};
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
 use axum::Json;
@@ -23,7 +24,7 @@ pub struct Prediction {
     /// The predicted quality.
     pub quality: f64,
     /// Id to send ground truth for later.
-    pub prediction_id: String,
+    pub prediction_id: PredictionId,
     /// The model that predicted.
     pub model_version: String,
 }
@@ -373,9 +374,9 @@ pub async fn predict(
 
 /// Predicts validated rows, records them (features and prediction) in one lock and
 /// queues them for the prediction log.
-async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, String)> {
+async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, PredictionId)> {
     let now = sextant::time::now_ms();
-    let out: Vec<(f64, String)> = rows
+    let out: Vec<(f64, PredictionId)> = rows
         .iter()
         .map(|r| {
             let q = state.model.predict(r);
@@ -399,17 +400,23 @@ async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, String)>
     }
     if let Some(log) = &state.log {
         let payload = state.config.payload_log;
-        let records = rows
-            .into_iter()
+        let mut records = rows
+            .iter()
             .zip(&out)
-            .map(|(row, (q, id))| LoggedPrediction {
-                id: id.clone(),
+            .map(|(row, &(prediction, id))| LoggedPrediction {
+                id,
                 time_ms: now,
-                prediction: *q,
-                features: payload.then_some(row),
-            })
-            .collect();
-        log.record(records).await;
+                prediction,
+                features: payload.then(|| Features::new(row)),
+            });
+        match (records.next(), records.len()) {
+            (Some(one), 0) => log.record_one(one).await,
+            (Some(first), _) => {
+                log.record(std::iter::once(first).chain(records).collect())
+                    .await
+            }
+            (None, _) => {}
+        }
     }
     out
 }

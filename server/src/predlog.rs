@@ -16,6 +16,7 @@
 //! off), `actual`, `feedback_time_ms`, `origin` (`local`, or `remote` for feedback to a
 //! prediction another replica made). Table `meta` holds the feature names in order.
 
+use crate::ids::PredictionId;
 use rusqlite::{Connection, OpenFlags, params};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -39,17 +40,59 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// throughput and CPU; 1 and 2 ms were no better (`benches/RESULTS.md`).
 const LINGER: Duration = Duration::from_millis(5);
 
-/// One prediction to log.
+/// One prediction to log. Up to [`Features::INLINE`] features, it holds no heap memory:
+/// a record is allocated by a request thread and dropped by the writer thread, and a
+/// cross-thread `free` cost the writer a seventh of its time (`benches/RESULTS.md`).
 #[derive(Debug)]
 pub struct LoggedPrediction {
     /// Its id.
-    pub id: String,
+    pub id: PredictionId,
     /// When, unix ms.
     pub time_ms: i64,
     /// The prediction.
     pub prediction: f64,
     /// The features in model order (`None` when payload logging is off).
-    pub features: Option<Vec<f64>>,
+    pub features: Option<Features>,
+}
+
+/// The features of one logged prediction, inline up to [`Features::INLINE`] of them.
+#[derive(Debug)]
+pub struct Features {
+    len: usize,
+    inline: [f64; Features::INLINE],
+    /// Empty (not allocated) unless there are more than `INLINE` features.
+    spilled: Vec<f64>,
+}
+
+impl Features {
+    /// Features held without allocation.
+    pub const INLINE: usize = 16;
+
+    /// A copy of `values`.
+    pub fn new(values: &[f64]) -> Features {
+        let mut inline = [0.0; Features::INLINE];
+        let spilled = match inline.get_mut(..values.len()) {
+            Some(head) => {
+                head.copy_from_slice(values);
+                Vec::new()
+            }
+            None => values.to_vec(),
+        };
+        Features {
+            len: values.len(),
+            inline,
+            spilled,
+        }
+    }
+
+    /// The values, in model order.
+    pub fn as_slice(&self) -> &[f64] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
 }
 
 /// Ground truth for one prediction, already verified.
@@ -78,6 +121,8 @@ pub enum Outcome {
     Duplicate,
 }
 
+// Unboxed on purpose: a boxed record is a cross-thread free in the writer.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     One(LoggedPrediction),
     Many(Vec<LoggedPrediction>),
@@ -184,12 +229,7 @@ impl PredictionLog {
         let (tx, rx) = mpsc::channel(QUEUE);
         let writer = Writer {
             conn,
-            model_version: model_version.to_owned(),
-            feature_keys: feature_names
-                .iter()
-                .map(|n| format!("{}:", serde_json::Value::from(n.as_str())))
-                .collect(),
-            features: String::new(),
+            rows: RowWriter::new(model_version, &feature_names),
             retention_ms,
             last_retention: None,
             counts: counts.clone(),
@@ -206,13 +246,17 @@ impl PredictionLog {
         &self.path
     }
 
+    /// Queues one prediction (waits only if the writer is 16,384 messages behind).
+    pub async fn record_one(&self, record: LoggedPrediction) {
+        self.send(Msg::One(record)).await;
+    }
+
     /// Queues predictions (waits only if the writer is 16,384 messages behind).
-    pub async fn record(&self, mut records: Vec<LoggedPrediction>) {
-        let msg = if records.len() == 1 {
-            Msg::One(records.remove(0))
-        } else {
-            Msg::Many(records)
-        };
+    pub async fn record(&self, records: Vec<LoggedPrediction>) {
+        self.send(Msg::Many(records)).await;
+    }
+
+    async fn send(&self, msg: Msg) {
         if self.tx.send(msg).await.is_err() {
             tracing::error!("prediction log writer has stopped: prediction not logged");
         }
@@ -299,11 +343,7 @@ impl Counts {
 
 struct Writer {
     conn: Connection,
-    model_version: String,
-    /// `"name":` of each feature, JSON-quoted, in model order.
-    feature_keys: Vec<String>,
-    /// The features of the row being written, as a JSON object (reused).
-    features: String,
+    rows: RowWriter,
     retention_ms: i64,
     last_retention: Option<Instant>,
     counts: Arc<Mutex<Counts>>,
@@ -346,28 +386,6 @@ impl Writer {
         }
     }
 
-    /// Writes `features` as a JSON object into `out`, each value after its `"name":` key
-    /// (no allocation once the buffer has grown; the
-    /// shortest digits that read back to the same `f64`, as `serde_json` writes them).
-    fn features_json<'b>(keys: &[String], out: &'b mut String, features: &[f64]) -> &'b str {
-        let mut digits = zmij::Buffer::new();
-        out.clear();
-        out.push('{');
-        for (i, (key, &x)) in keys.iter().zip(features).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(key);
-            out.push_str(if x.is_finite() {
-                digits.format_finite(x)
-            } else {
-                "null"
-            });
-        }
-        out.push('}');
-        out
-    }
-
     fn write(&mut self, batch: Vec<Msg>) {
         let mut replies = Vec::new();
         let mut deltas = Vec::new();
@@ -395,11 +413,6 @@ impl Writer {
         let mut flushes = Vec::new();
         let tx = self.conn.unchecked_transaction()?;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO predictions
-                 (prediction_id, time_ms, model_version, prediction, features)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
             let mut join = tx.prepare_cached(
                 "INSERT INTO predictions
                  (prediction_id, time_ms, model_version, prediction, actual, feedback_time_ms, origin)
@@ -409,29 +422,17 @@ impl Writer {
                  WHERE predictions.actual IS NULL
                  RETURNING origin",
             )?;
-            let mut log_one = |p: &LoggedPrediction| -> rusqlite::Result<Option<i64>> {
-                let features = p
-                    .features
-                    .as_deref()
-                    .map(|f| Self::features_json(&self.feature_keys, &mut self.features, f));
-                let n = insert.execute(params![
-                    p.id,
-                    p.time_ms,
-                    self.model_version,
-                    p.prediction,
-                    features
-                ])?;
-                Ok((n == 1).then_some(p.time_ms))
-            };
             for msg in batch {
                 match msg {
-                    Msg::One(p) => deltas.extend(log_one(&p)?.map(|t| (t, 1, 0))),
+                    Msg::One(p) => self.rows.push(&tx, p, deltas)?,
                     Msg::Many(ps) => {
-                        for p in &ps {
-                            deltas.extend(log_one(p)?.map(|t| (t, 1, 0)));
+                        for p in ps {
+                            self.rows.push(&tx, p, deltas)?;
                         }
                     }
                     Msg::Feedback(items, reply) => {
+                        // It may join a prediction still pending.
+                        self.rows.flush(&tx, deltas)?;
                         let mut outcomes = Vec::with_capacity(items.len());
                         for f in &items {
                             let mut rows = join.query(params![
@@ -460,12 +461,152 @@ impl Writer {
                     Msg::Flush(reply) => flushes.push(reply),
                 }
             }
+            self.rows.flush(&tx, deltas)?;
         }
         let committed = tx.commit();
         for f in flushes {
             let _ = f.send(());
         }
         committed
+    }
+}
+
+/// Rows per multi-row `INSERT` at most: one statement for 32 rows costs the writer a
+/// quarter less than 32 statements (`benches/RESULTS.md`).
+const CHUNK: usize = 32;
+/// Columns bound per prediction row.
+const COLUMNS: usize = 5;
+
+/// Writes predictions as rows, many per statement.
+struct RowWriter {
+    model_version: String,
+    /// `"name":` of each feature, JSON-quoted, in model order.
+    feature_keys: Vec<String>,
+    /// The features of the row being bound, as a JSON object (reused; SQLite copies it).
+    features: String,
+    /// `INSERT` statements for 1, 2, 4, … `CHUNK` rows: index `i` holds `2^i` rows.
+    inserts: Vec<String>,
+    /// Predictions not yet inserted (fewer than `CHUNK`).
+    pending: Vec<LoggedPrediction>,
+}
+
+impl RowWriter {
+    fn new(model_version: &str, feature_names: &[String]) -> RowWriter {
+        let sizes = std::iter::successors(Some(1), |&k| (k < CHUNK).then_some(k * 2));
+        let inserts = sizes
+            .map(|k| {
+                let row = "(?,?,?,?,?)";
+                let values = vec![row; k].join(",");
+                // One row is inserted, or ignored if its id is there already; many abort
+                // on a duplicate (and are then written one by one), so that each row
+                // written is counted once.
+                let verb = if k == 1 { "INSERT OR IGNORE" } else { "INSERT" };
+                format!(
+                    "{verb} INTO predictions
+                     (prediction_id, time_ms, model_version, prediction, features)
+                     VALUES {values}"
+                )
+            })
+            .collect();
+        RowWriter {
+            model_version: model_version.to_owned(),
+            feature_keys: feature_names
+                .iter()
+                .map(|n| format!("{}:", serde_json::Value::from(n.as_str())))
+                .collect(),
+            features: String::new(),
+            inserts,
+            pending: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    /// Adds a prediction, inserting a chunk once `CHUNK` are pending.
+    fn push(
+        &mut self,
+        tx: &Connection,
+        p: LoggedPrediction,
+        deltas: &mut Vec<(i64, u64, u64)>,
+    ) -> rusqlite::Result<()> {
+        self.pending.push(p);
+        if self.pending.len() < CHUNK {
+            return Ok(());
+        }
+        self.flush(tx, deltas)
+    }
+
+    /// Inserts the pending predictions.
+    fn flush(
+        &mut self,
+        tx: &Connection,
+        deltas: &mut Vec<(i64, u64, u64)>,
+    ) -> rusqlite::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.insert(tx, &pending, deltas);
+        self.pending = pending;
+        self.pending.clear();
+        result
+    }
+
+    /// Inserts `rows` (ignoring an id already logged) and adds a count for each row
+    /// written to `deltas`.
+    fn insert(
+        &mut self,
+        tx: &Connection,
+        mut rows: &[LoggedPrediction],
+        deltas: &mut Vec<(i64, u64, u64)>,
+    ) -> rusqlite::Result<()> {
+        while !rows.is_empty() {
+            let log2 = rows.len().min(CHUNK).ilog2() as usize;
+            let (now, later) = rows.split_at(1 << log2);
+            let mut stmt = tx.prepare_cached(&self.inserts[log2])?;
+            for (i, p) in now.iter().enumerate() {
+                let at = i * COLUMNS;
+                stmt.raw_bind_parameter(at + 1, p.id.as_str())?;
+                stmt.raw_bind_parameter(at + 2, p.time_ms)?;
+                stmt.raw_bind_parameter(at + 3, self.model_version.as_str())?;
+                stmt.raw_bind_parameter(at + 4, p.prediction)?;
+                let features = p.features.as_ref().map(|f| {
+                    Self::features_json(&self.feature_keys, &mut self.features, f.as_slice())
+                });
+                stmt.raw_bind_parameter(at + 5, features)?;
+            }
+            match stmt.raw_execute() {
+                Ok(n) => deltas.extend(now[..n].iter().map(|p| (p.time_ms, 1, 0))),
+                Err(e)
+                    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+                {
+                    // An id already logged: nothing of this statement was written.
+                    for p in now {
+                        self.insert(tx, std::slice::from_ref(p), deltas)?;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            rows = later;
+        }
+        Ok(())
+    }
+
+    /// Writes `features` as a JSON object into `out`, each value after its `"name":` key
+    /// (no allocation once the buffer has grown; the
+    /// shortest digits that read back to the same `f64`, as `serde_json` writes them).
+    fn features_json<'b>(keys: &[String], out: &'b mut String, features: &[f64]) -> &'b str {
+        let mut digits = zmij::Buffer::new();
+        out.clear();
+        out.push('{');
+        for (i, (key, &x)) in keys.iter().zip(features).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(key);
+            out.push_str(if x.is_finite() {
+                digits.format_finite(x)
+            } else {
+                "null"
+            });
+        }
+        out.push('}');
+        out
     }
 }
 
@@ -598,6 +739,79 @@ pub fn export(
 mod tests {
     use super::*;
 
+    /// A batch is written in multi-row chunks; an id already logged is ignored (and the
+    /// rest of its chunk still written and counted once); feedback in the same batch
+    /// joins a prediction queued before it.
+    #[tokio::test]
+    async fn chunks_write_every_prediction_once() {
+        let dir = std::env::temp_dir().join(format!("sextant-predlog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        let log = PredictionLog::open(&dir, "v1", names, i64::MAX / 4, 3_600_000).unwrap();
+        let ids = crate::ids::IdSigner::new(b"k", "v1");
+        let now = sextant::time::now_ms();
+        let record = |id| LoggedPrediction {
+            id,
+            time_ms: now,
+            prediction: 5.0,
+            features: Some(Features::new(&[1.0, 2.5])),
+        };
+        let issued: Vec<PredictionId> = (0..100).map(|_| ids.issue(now, 5.0)).collect();
+        // 3 chunks of 32 and 4 more; the third chunk repeats an id of the first.
+        let mut batch: Vec<LoggedPrediction> = issued.iter().map(|&id| record(id)).collect();
+        batch[70] = record(issued[3]);
+        log.record(batch).await;
+        log.record_one(record(issued[99])).await;
+        let info = ids.verify(issued[99].as_str()).unwrap();
+        let joined = log
+            .feedback(vec![Feedback {
+                id: issued[99].to_string(),
+                time_ms: info.time_ms,
+                prediction: 5.0,
+                model_version: Some("v1".into()),
+                actual: 6.0,
+                feedback_ms: now,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(joined, vec![Outcome::Joined]);
+        log.flush().await;
+        let conn = open_existing(&dir).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT count(*) FROM predictions"), 99);
+        assert_eq!(
+            count("SELECT count(DISTINCT prediction_id) FROM predictions"),
+            99
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM predictions WHERE origin = 'local'"),
+            99
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM predictions WHERE features IS NOT NULL"),
+            99
+        );
+        assert_eq!(count("SELECT count(actual) FROM predictions"), 1);
+        assert_eq!(log.coverage(now - 1000), (99, 1));
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Features are kept inline up to `INLINE`, on the heap beyond, and read back whole.
+    #[test]
+    fn features_keep_every_value() {
+        for n in [0, 1, 11, Features::INLINE, Features::INLINE + 1, 40] {
+            let values: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+            let f = Features::new(&values);
+            assert_eq!(f.as_slice(), values.as_slice());
+            assert_eq!(
+                f.spilled.capacity() > 0,
+                n > Features::INLINE,
+                "{n} features"
+            );
+        }
+    }
+
     /// The logged features read back as the same numbers under the same names.
     #[test]
     fn features_json_round_trips() {
@@ -608,12 +822,12 @@ mod tests {
             .collect();
         let values = [0.1 + 0.2, 1e-7, 1e21, -0.0, 7.4, f64::MAX, 5e-324];
         let mut buf = String::new();
-        let text = Writer::features_json(&keys, &mut buf, &values).to_owned();
+        let text = RowWriter::features_json(&keys, &mut buf, &values).to_owned();
         let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
         for (name, x) in names.iter().zip(values) {
             assert_eq!(back[*name].as_f64(), Some(x), "{name} in {text}");
         }
-        let text = Writer::features_json(&keys[..1], &mut buf, &[f64::NAN]);
+        let text = RowWriter::features_json(&keys[..1], &mut buf, &[f64::NAN]);
         assert_eq!(text, r#"{"a":null}"#);
     }
 }
