@@ -12,9 +12,12 @@
 //! joins, and its reply is sent only once the feedback is committed.
 //!
 //! Table `predictions`: `prediction_id` (primary key), `time_ms` (unix ms),
-//! `model_version`, `prediction`, `features` (a JSON object, NULL when payload logging is
-//! off), `actual`, `feedback_time_ms`, `origin` (`local`, or `remote` for feedback to a
-//! prediction another replica made). Table `meta` holds the feature names in order.
+//! `model_version`, `prediction`, `actual`, `feedback_time_ms`, `origin` (`local`, or
+//! `remote` for feedback to a prediction another replica made), then one `REAL` column per
+//! feature, named as the feature ([`feature_column`]; NULL when payload logging is off), so
+//! `SELECT alcohol_pct_vol, prediction, actual FROM predictions` needs no JSON. Table
+//! `meta` holds the served model's feature names in order. A log written before the
+//! features had columns (one JSON `features` column) is converted when it is opened.
 
 use crate::ids::PredictionId;
 use rusqlite::{Connection, OpenFlags, params};
@@ -151,13 +154,13 @@ pub struct PredictionLog {
     path: PathBuf,
 }
 
+/// The table without its feature columns, which [`PredictionLog::open`] adds.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS predictions (
     prediction_id TEXT PRIMARY KEY,
     time_ms INTEGER NOT NULL,
     model_version TEXT,
     prediction REAL NOT NULL,
-    features TEXT,
     actual REAL,
     feedback_time_ms INTEGER,
     origin TEXT NOT NULL DEFAULT 'local'
@@ -191,6 +194,111 @@ pub fn open_existing(data_dir: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Column names a feature's column never takes: the table's own columns, the one JSON
+/// column of logs written before features had columns, and SQLite's names for the rowid.
+const RESERVED: [&str; 11] = [
+    "prediction_id",
+    "time_ms",
+    "model_version",
+    "prediction",
+    "actual",
+    "feedback_time_ms",
+    "origin",
+    "features",
+    "rowid",
+    "oid",
+    "_rowid_",
+];
+
+/// The column of the log holding a feature: its name, or `feature_` and its name for a
+/// name the table uses itself (a feature called `prediction` is logged as
+/// `feature_prediction`).
+pub fn feature_column(name: &str) -> String {
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        format!("feature_{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// `name` as an SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The columns of table `predictions`.
+fn columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('predictions')")?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+/// Adds a `REAL` column for each of `names` the table lacks, and converts a log written
+/// with one JSON `features` column (by the names in `meta` then) into one column a feature.
+fn add_feature_columns(conn: &Connection, names: &[String]) -> Result<(), LogError> {
+    let tx = conn.unchecked_transaction()?;
+    let have = columns(&tx)?;
+    let legacy = have.iter().any(|c| c == "features");
+    let old_names = if legacy {
+        feature_names(&tx)
+    } else {
+        Vec::new()
+    };
+    let mut added: Vec<String> = Vec::new();
+    for name in names.iter().chain(&old_names) {
+        let column = feature_column(name);
+        if !have
+            .iter()
+            .chain(&added)
+            .any(|c| c.eq_ignore_ascii_case(&column))
+        {
+            tx.execute_batch(&format!(
+                "ALTER TABLE predictions ADD COLUMN {} REAL",
+                quoted(&column)
+            ))?;
+            added.push(column);
+        }
+    }
+    if legacy {
+        let mut update = tx.prepare(&format!(
+            "UPDATE predictions SET {} WHERE rowid = ?1",
+            old_names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{} = ?{}", quoted(&feature_column(n)), i + 2))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+        let mut select =
+            tx.prepare("SELECT rowid, features FROM predictions WHERE features IS NOT NULL")?;
+        let mut rows = select.query([])?;
+        let mut converted = 0u64;
+        while let Some(r) = rows.next()? {
+            let rowid: i64 = r.get(0)?;
+            let json: String = r.get(1)?;
+            let object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&json).unwrap_or_default();
+            update.raw_bind_parameter(1, rowid)?;
+            for (i, n) in old_names.iter().enumerate() {
+                update.raw_bind_parameter(i + 2, object.get(n).and_then(|v| v.as_f64()))?;
+            }
+            if !old_names.is_empty() {
+                update.raw_execute()?;
+            }
+            converted += 1;
+        }
+        drop(rows);
+        drop(select);
+        drop(update);
+        tx.execute_batch("ALTER TABLE predictions DROP COLUMN features")?;
+        tracing::info!(
+            rows = converted,
+            "prediction log: features moved into one column each"
+        );
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// The feature names stored in a log's `meta` table, in model order.
 pub fn feature_names(conn: &Connection) -> Vec<String> {
     conn.query_row(
@@ -220,6 +328,19 @@ impl PredictionLog {
         let path = data_dir.join(FILE_NAME);
         let conn = open_rw(&path)?;
         conn.execute_batch(SCHEMA)?;
+        let mut taken: Vec<String> = Vec::new();
+        for name in &feature_names {
+            let column = feature_column(name);
+            if let Some(other) = taken.iter().find(|c| c.eq_ignore_ascii_case(&column)) {
+                return Err(LogError::Write(format!(
+                    "two features would share the column `{column}` (with `{other}`): \
+                     feature names must differ other than in ASCII case, and from \
+                     `feature_` and a column of the log"
+                )));
+            }
+            taken.push(column);
+        }
+        add_feature_columns(&conn, &feature_names)?;
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('feature_names', ?1)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -474,49 +595,53 @@ impl Writer {
 /// Rows per multi-row `INSERT` at most: one statement for 32 rows costs the writer a
 /// quarter less than 32 statements (`benches/RESULTS.md`).
 const CHUNK: usize = 32;
-/// Columns bound per prediction row.
-const COLUMNS: usize = 5;
+/// Parameters of one statement at most (SQLite's limit is 32,766).
+const MAX_PARAMETERS: usize = 32_000;
+/// Columns bound per prediction besides its features.
+const FIXED: usize = 4;
 
 /// Writes predictions as rows, many per statement.
 struct RowWriter {
     model_version: String,
-    /// `"name":` of each feature, JSON-quoted, in model order.
-    feature_keys: Vec<String>,
-    /// The features of the row being bound, as a JSON object (reused; SQLite copies it).
-    features: String,
-    /// `INSERT` statements for 1, 2, 4, … `CHUNK` rows: index `i` holds `2^i` rows.
+    /// Features per row.
+    features: usize,
+    /// Rows per statement at most: `CHUNK`, or fewer for a model with very many features.
+    chunk: usize,
+    /// `INSERT` statements for 1, 2, 4, … `chunk` rows: index `i` holds `2^i` rows.
     inserts: Vec<String>,
-    /// Predictions not yet inserted (fewer than `CHUNK`).
+    /// Predictions not yet inserted (fewer than `chunk`).
     pending: Vec<LoggedPrediction>,
 }
 
 impl RowWriter {
     fn new(model_version: &str, feature_names: &[String]) -> RowWriter {
-        let sizes = std::iter::successors(Some(1), |&k| (k < CHUNK).then_some(k * 2));
+        let per_row = FIXED + feature_names.len();
+        let most = (MAX_PARAMETERS / per_row).clamp(1, CHUNK);
+        let chunk = 1 << most.ilog2();
+        let columns: String = ["prediction_id", "time_ms", "model_version", "prediction"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(feature_names.iter().map(|n| quoted(&feature_column(n))))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = format!("({})", vec!["?"; per_row].join(","));
+        let sizes = std::iter::successors(Some(1), |&k| (k < chunk).then_some(k * 2));
         let inserts = sizes
             .map(|k| {
-                let row = "(?,?,?,?,?)";
-                let values = vec![row; k].join(",");
+                let values = vec![row.as_str(); k].join(",");
                 // One row is inserted, or ignored if its id is there already; many abort
                 // on a duplicate (and are then written one by one), so that each row
                 // written is counted once.
                 let verb = if k == 1 { "INSERT OR IGNORE" } else { "INSERT" };
-                format!(
-                    "{verb} INTO predictions
-                     (prediction_id, time_ms, model_version, prediction, features)
-                     VALUES {values}"
-                )
+                format!("{verb} INTO predictions ({columns}) VALUES {values}")
             })
             .collect();
         RowWriter {
             model_version: model_version.to_owned(),
-            feature_keys: feature_names
-                .iter()
-                .map(|n| format!("{}:", serde_json::Value::from(n.as_str())))
-                .collect(),
-            features: String::new(),
+            features: feature_names.len(),
+            chunk,
             inserts,
-            pending: Vec::with_capacity(CHUNK),
+            pending: Vec::with_capacity(chunk),
         }
     }
 
@@ -528,7 +653,7 @@ impl RowWriter {
         deltas: &mut Vec<(i64, u64, u64)>,
     ) -> rusqlite::Result<()> {
         self.pending.push(p);
-        if self.pending.len() < CHUNK {
+        if self.pending.len() < self.chunk {
             return Ok(());
         }
         self.flush(tx, deltas)
@@ -556,19 +681,21 @@ impl RowWriter {
         deltas: &mut Vec<(i64, u64, u64)>,
     ) -> rusqlite::Result<()> {
         while !rows.is_empty() {
-            let log2 = rows.len().min(CHUNK).ilog2() as usize;
+            let log2 = rows.len().min(self.chunk).ilog2() as usize;
             let (now, later) = rows.split_at(1 << log2);
             let mut stmt = tx.prepare_cached(&self.inserts[log2])?;
             for (i, p) in now.iter().enumerate() {
-                let at = i * COLUMNS;
+                let at = i * (FIXED + self.features);
                 stmt.raw_bind_parameter(at + 1, p.id.as_str())?;
                 stmt.raw_bind_parameter(at + 2, p.time_ms)?;
                 stmt.raw_bind_parameter(at + 3, self.model_version.as_str())?;
                 stmt.raw_bind_parameter(at + 4, p.prediction)?;
-                let features = p.features.as_ref().map(|f| {
-                    Self::features_json(&self.feature_keys, &mut self.features, f.as_slice())
-                });
-                stmt.raw_bind_parameter(at + 5, features)?;
+                let values = p.features.as_ref().map(Features::as_slice);
+                for j in 0..self.features {
+                    // NULL without payload logging (and for a non-finite value).
+                    let x = values.and_then(|v| v.get(j)).filter(|x| x.is_finite());
+                    stmt.raw_bind_parameter(at + FIXED + 1 + j, x.copied())?;
+                }
             }
             match stmt.raw_execute() {
                 Ok(n) => deltas.extend(now[..n].iter().map(|p| (p.time_ms, 1, 0))),
@@ -585,28 +712,6 @@ impl RowWriter {
             rows = later;
         }
         Ok(())
-    }
-
-    /// Writes `features` as a JSON object into `out`, each value after its `"name":` key
-    /// (no allocation once the buffer has grown; the
-    /// shortest digits that read back to the same `f64`, as `serde_json` writes them).
-    fn features_json<'b>(keys: &[String], out: &'b mut String, features: &[f64]) -> &'b str {
-        let mut digits = zmij::Buffer::new();
-        out.clear();
-        out.push('{');
-        for (i, (key, &x)) in keys.iter().zip(features).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(key);
-            out.push_str(if x.is_finite() {
-                digits.format_finite(x)
-            } else {
-                "null"
-            });
-        }
-        out.push('}');
-        out
     }
 }
 
@@ -645,9 +750,13 @@ pub fn export(
     let names = feature_names(conn);
     let mut sql = String::from(
         "SELECT prediction_id, time_ms, model_version, prediction, actual, feedback_time_ms,
-                origin, features
-         FROM predictions WHERE time_ms >= ?1 AND time_ms < ?2",
+                origin",
     );
+    for name in &names {
+        sql.push_str(", ");
+        sql.push_str(&quoted(&feature_column(name)));
+    }
+    sql.push_str(" FROM predictions WHERE time_ms >= ?1 AND time_ms < ?2");
     if filter.with_feedback {
         sql.push_str(" AND actual IS NOT NULL");
     }
@@ -683,9 +792,9 @@ pub fn export(
         let actual: Option<f64> = r.get(4)?;
         let feedback_ms: Option<i64> = r.get(5)?;
         let origin: String = r.get(6)?;
-        let features: Option<String> = r.get(7)?;
-        let features: Option<serde_json::Map<String, serde_json::Value>> =
-            features.and_then(|f| serde_json::from_str(&f).ok());
+        let features = (0..names.len())
+            .map(|i| r.get::<_, Option<f64>>(7 + i))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         match (&mut csv, &mut json) {
             (Some(w), _) => {
                 let mut rec = vec![
@@ -697,15 +806,10 @@ pub fn export(
                     feedback_ms.map(t).unwrap_or_default(),
                     origin,
                 ];
-                for name in &names {
-                    rec.push(
-                        features
-                            .as_ref()
-                            .and_then(|f| f.get(name))
-                            .map(|v| v.to_string())
-                            .unwrap_or_default(),
-                    );
-                }
+                rec.extend(features.iter().map(|x| {
+                    x.map(|x| serde_json::Value::from(x).to_string())
+                        .unwrap_or_default()
+                }));
                 w.write_record(&rec)?;
             }
             (None, Some(out)) => {
@@ -717,7 +821,14 @@ pub fn export(
                     "actual": actual,
                     "feedback_time": feedback_ms.map(t),
                     "origin": origin,
-                    "features": features,
+                    // Without payload logging: null, as before the features had columns.
+                    "features": features.iter().any(Option::is_some).then(|| {
+                        names
+                            .iter()
+                            .zip(&features)
+                            .map(|(n, x)| (n.clone(), serde_json::Value::from(*x)))
+                            .collect::<serde_json::Map<_, _>>()
+                    }),
                 });
                 serde_json::to_writer(&mut *out, &line)?;
                 out.write_all(b"\n")?;
@@ -744,8 +855,7 @@ mod tests {
     /// joins a prediction queued before it.
     #[tokio::test]
     async fn chunks_write_every_prediction_once() {
-        let dir = std::env::temp_dir().join(format!("sextant-predlog-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = temp_dir("chunks");
         let names: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
         let log = PredictionLog::open(&dir, "v1", names, i64::MAX / 4, 3_600_000).unwrap();
         let ids = crate::ids::IdSigner::new(b"k", "v1");
@@ -787,10 +897,7 @@ mod tests {
             count("SELECT count(*) FROM predictions WHERE origin = 'local'"),
             99
         );
-        assert_eq!(
-            count("SELECT count(*) FROM predictions WHERE features IS NOT NULL"),
-            99
-        );
+        assert_eq!(count("SELECT count(*) FROM predictions WHERE b = 2.5"), 99);
         assert_eq!(count("SELECT count(actual) FROM predictions"), 1);
         assert_eq!(log.coverage(now - 1000), (99, 1));
         drop(log);
@@ -812,22 +919,153 @@ mod tests {
         }
     }
 
-    /// The logged features read back as the same numbers under the same names.
-    #[test]
-    fn features_json_round_trips() {
-        let names = ["a", "b \"quoted\"", "c\\d", "é", "e", "f", "g"];
-        let keys: Vec<String> = names
-            .iter()
-            .map(|n| format!("{}:", serde_json::Value::from(*n)))
-            .collect();
-        let values = [0.1 + 0.2, 1e-7, 1e21, -0.0, 7.4, f64::MAX, 5e-324];
-        let mut buf = String::new();
-        let text = RowWriter::features_json(&keys, &mut buf, &values).to_owned();
-        let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-        for (name, x) in names.iter().zip(values) {
-            assert_eq!(back[*name].as_f64(), Some(x), "{name} in {text}");
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("sextant-predlog-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn exported_lines(dir: &Path) -> Vec<serde_json::Value> {
+        let conn = open_existing(dir).unwrap();
+        let filter = ExportFilter {
+            since_ms: None,
+            until_ms: None,
+            with_feedback: false,
+        };
+        let mut out = Vec::new();
+        export(&conn, filter, ExportFormat::JsonLines, &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Each feature has a column of its own, named as the feature (`feature_` first for
+    /// a name the table uses itself), and reads back as the same number.
+    #[tokio::test]
+    async fn features_read_back_exactly_from_their_columns() {
+        let dir = temp_dir("columns");
+        let names = [
+            "a",
+            "b \"quoted\"",
+            "c\\d",
+            "é",
+            "prediction",
+            "Origin",
+            "g",
+        ];
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let log = PredictionLog::open(&dir, "v1", names.clone(), i64::MAX / 4, 60_000).unwrap();
+        let ids = crate::ids::IdSigner::new(b"k", "v1");
+        let values = [0.1 + 0.2, 1e-7, 1e21, 7.0, f64::MAX, 5e-324, f64::NAN];
+        let now = sextant::time::now_ms();
+        for features in [Some(Features::new(&values)), None] {
+            log.record_one(LoggedPrediction {
+                id: ids.issue(now, 5.0),
+                time_ms: now,
+                prediction: 5.0,
+                features,
+            })
+            .await;
         }
-        let text = RowWriter::features_json(&keys[..1], &mut buf, &[f64::NAN]);
-        assert_eq!(text, r#"{"a":null}"#);
+        log.flush().await;
+        let conn = open_existing(&dir).unwrap();
+        let column: Vec<String> = columns(&conn).unwrap()[7..].to_vec();
+        let expected = [
+            "a",
+            "b \"quoted\"",
+            "c\\d",
+            "é",
+            "feature_prediction",
+            "feature_Origin",
+            "g",
+        ];
+        assert_eq!(column, expected);
+        let stored: Option<f64> = conn
+            .query_row(
+                "SELECT feature_prediction FROM predictions WHERE a IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, Some(f64::MAX));
+        let lines = exported_lines(&dir);
+        assert_eq!(lines.len(), 2);
+        let logged = lines.iter().find(|l| !l["features"].is_null()).unwrap();
+        for (name, x) in names.iter().zip(values) {
+            let back = logged["features"][name].as_f64();
+            assert_eq!(back, x.is_finite().then_some(x), "{name} in {logged}");
+        }
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Two features that would share a column are refused with the column named.
+    #[test]
+    fn features_sharing_a_column_are_refused() {
+        let dir = temp_dir("clash");
+        let names = vec!["pH".to_string(), "ph".to_string()];
+        let err = PredictionLog::open(&dir, "v1", names, 1, 1).err().unwrap();
+        assert!(err.to_string().contains("`ph`"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A log written with one JSON `features` column is converted when opened: each
+    /// value moves into its feature's column, nothing else changes.
+    #[test]
+    fn a_log_with_json_features_is_converted() {
+        let dir = temp_dir("convert");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+            conn.execute_batch(
+                r#"CREATE TABLE predictions (
+                    prediction_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
+                    model_version TEXT, prediction REAL NOT NULL, features TEXT,
+                    actual REAL, feedback_time_ms INTEGER,
+                    origin TEXT NOT NULL DEFAULT 'local');
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO meta VALUES ('feature_names', '["ph","old"]');
+                INSERT INTO predictions VALUES
+                    ('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
+                    ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
+                    ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local');"#,
+            )
+            .unwrap();
+        }
+        let names = vec!["ph".to_string(), "new".to_string()];
+        let log = PredictionLog::open(&dir, "v1", names, i64::MAX / 4, 60_000).unwrap();
+        drop(log);
+        let conn = open_existing(&dir).unwrap();
+        let column = columns(&conn).unwrap();
+        assert!(!column.contains(&"features".to_string()), "{column:?}");
+        type Row = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+        let rows: Vec<Row> = conn
+            .prepare("SELECT prediction_id, ph, old, new, actual FROM predictions ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                ("p1".into(), Some(3.51), Some(2.0), None, Some(6.0)),
+                ("p2".into(), None, None, None, None),
+                ("p3".into(), Some(3.2), None, None, None),
+            ]
+        );
+        // The export follows the served model's features.
+        let lines = exported_lines(&dir);
+        assert_eq!(
+            lines[0]["features"],
+            serde_json::json!({"ph": 3.51, "new": null})
+        );
+        assert!(lines[1]["features"].is_null());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -94,7 +94,7 @@ fn kill_9_under_load_loses_no_prediction_acknowledged_a_second_before() {
         assert_eq!(check, "ok");
         let mut stmt = conn
             .prepare(
-                "SELECT origin, features IS NOT NULL FROM predictions WHERE prediction_id = ?1",
+                "SELECT origin, alcohol_pct_vol IS NOT NULL FROM predictions WHERE prediction_id = ?1",
             )
             .unwrap();
         for id in &early {
