@@ -238,10 +238,12 @@ fn add_feature_columns(conn: &Connection, names: &[String]) -> Result<(), LogErr
     let tx = conn.unchecked_transaction()?;
     let have = columns(&tx)?;
     let legacy = have.iter().any(|c| c == "features");
-    let old_names = if legacy {
-        feature_names(&tx)
-    } else {
-        Vec::new()
+    // The names the JSON objects were written with (the served model's, should `meta` not
+    // hold them).
+    let old_names = match (legacy, feature_names(&tx)) {
+        (false, _) => Vec::new(),
+        (true, stored) if stored.is_empty() => names.to_vec(),
+        (true, stored) => stored,
     };
     let mut added: Vec<String> = Vec::new();
     for name in names.iter().chain(&old_names) {
@@ -258,8 +260,8 @@ fn add_feature_columns(conn: &Connection, names: &[String]) -> Result<(), LogErr
             added.push(column);
         }
     }
-    if legacy {
-        let mut update = tx.prepare(&format!(
+    if legacy && !old_names.is_empty() {
+        let update = format!(
             "UPDATE predictions SET {} WHERE rowid = ?1",
             old_names
                 .iter()
@@ -267,33 +269,49 @@ fn add_feature_columns(conn: &Connection, names: &[String]) -> Result<(), LogErr
                 .map(|(i, n)| format!("{} = ?{}", quoted(&feature_column(n)), i + 2))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))?;
-        let mut select =
-            tx.prepare("SELECT rowid, features FROM predictions WHERE features IS NOT NULL")?;
-        let mut rows = select.query([])?;
-        let mut converted = 0u64;
-        while let Some(r) = rows.next()? {
-            let rowid: i64 = r.get(0)?;
-            let json: String = r.get(1)?;
-            let object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&json).unwrap_or_default();
-            update.raw_bind_parameter(1, rowid)?;
-            for (i, n) in old_names.iter().enumerate() {
-                update.raw_bind_parameter(i + 2, object.get(n).and_then(|v| v.as_f64()))?;
-            }
-            if !old_names.is_empty() {
+        );
+        let mut update = tx.prepare(&update)?;
+        let mut select = tx.prepare(
+            "SELECT rowid, features FROM predictions
+             WHERE rowid > ?1 AND features IS NOT NULL ORDER BY rowid LIMIT 10000",
+        )?;
+        let (mut after, mut converted, mut unreadable) = (i64::MIN, 0u64, 0u64);
+        loop {
+            // In steps of 10,000 rows, none being updated while the query reads.
+            let step: Vec<(i64, String)> = select
+                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(&(last, _)) = step.last() else { break };
+            for (rowid, json) in &step {
+                let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+                    .unwrap_or_else(|_| {
+                        unreadable += 1;
+                        serde_json::Map::new()
+                    });
+                update.raw_bind_parameter(1, rowid)?;
+                for (i, n) in old_names.iter().enumerate() {
+                    update.raw_bind_parameter(i + 2, object.get(n).and_then(|v| v.as_f64()))?;
+                }
                 update.raw_execute()?;
             }
-            converted += 1;
+            converted += step.len() as u64;
+            after = last;
         }
-        drop(rows);
         drop(select);
         drop(update);
-        tx.execute_batch("ALTER TABLE predictions DROP COLUMN features")?;
+        if unreadable > 0 {
+            tracing::warn!(
+                rows = unreadable,
+                "prediction log: unreadable features left NULL"
+            );
+        }
         tracing::info!(
             rows = converted,
             "prediction log: features moved into one column each"
         );
+    }
+    if legacy {
+        tx.execute_batch("ALTER TABLE predictions DROP COLUMN features")?;
     }
     tx.commit()?;
     Ok(())
@@ -1143,7 +1161,13 @@ mod tests {
                 INSERT INTO predictions VALUES
                     ('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
                     ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
-                    ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local');"#,
+                    ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local'),
+                    ('p4', 1003, 'v0', 4.0, '{"ph":3.2,', NULL, NULL, 'local');
+                -- More rows than one step of the conversion.
+                WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 12000)
+                INSERT INTO predictions
+                SELECT 'q' || i, 2000 + i, 'v0', 5.0, '{"ph":3.0,"old":1}', NULL, NULL, 'local'
+                FROM c;"#,
             )
             .unwrap();
         }
@@ -1153,9 +1177,20 @@ mod tests {
         let conn = open_existing(&dir).unwrap();
         let column = columns(&conn).unwrap();
         assert!(!column.contains(&"features".to_string()), "{column:?}");
+        let many = conn
+            .query_row(
+                "SELECT count(*) FROM predictions WHERE ph = 3.0 AND old = 1 AND new IS NULL",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap();
+        assert_eq!(many, 12_000);
         type Row = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
         let rows: Vec<Row> = conn
-            .prepare("SELECT prediction_id, ph, old, new, actual FROM predictions ORDER BY 1")
+            .prepare(
+                "SELECT prediction_id, ph, old, new, actual FROM predictions
+                 WHERE prediction_id LIKE 'p%' ORDER BY 1",
+            )
             .unwrap()
             .query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
@@ -1169,6 +1204,8 @@ mod tests {
                 ("p1".into(), Some(3.51), Some(2.0), None, Some(6.0)),
                 ("p2".into(), None, None, None, None),
                 ("p3".into(), Some(3.2), None, None, None),
+                // Unreadable JSON: left NULL, the row kept.
+                ("p4".into(), None, None, None, None),
             ]
         );
         // The export follows the served model's features.
