@@ -179,18 +179,23 @@ fn open_rw(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 /// Opens an existing log for reading and export (read-write, so a log left by `kill -9`
-/// is recovered from its WAL first).
+/// is recovered from its WAL first, and one written with a JSON `features` column is
+/// converted, as the server would).
 ///
 /// # Errors
 ///
-/// No log there, or not a SQLite database.
-pub fn open_existing(data_dir: &Path) -> rusqlite::Result<Connection> {
+/// No log there, not a SQLite database, or the conversion failed.
+pub fn open_existing(data_dir: &Path) -> Result<Connection, LogError> {
     let path = data_dir.join(FILE_NAME);
     let conn = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    if columns(&conn)?.iter().any(|c| c == "features") {
+        let names = feature_names(&conn);
+        add_feature_columns(&conn, &names)?;
+    }
     Ok(conn)
 }
 
@@ -233,87 +238,139 @@ fn columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 }
 
 /// Adds a `REAL` column for each of `names` the table lacks, and converts a log written
-/// with one JSON `features` column (by the names in `meta` then) into one column a feature.
+/// with one JSON `features` column ([`convert_json_features`]).
 fn add_feature_columns(conn: &Connection, names: &[String]) -> Result<(), LogError> {
+    let have = columns(conn)?;
     let tx = conn.unchecked_transaction()?;
-    let have = columns(&tx)?;
-    let legacy = have.iter().any(|c| c == "features");
-    // The names the JSON objects were written with (the served model's, should `meta` not
-    // hold them).
-    let old_names = match (legacy, feature_names(&tx)) {
-        (false, _) => Vec::new(),
-        (true, stored) if stored.is_empty() => names.to_vec(),
-        (true, stored) => stored,
-    };
+    add_columns(&tx, &have, names.iter().map(|n| feature_column(n)))?;
+    tx.commit()?;
+    if have.iter().any(|c| c == "features") {
+        convert_json_features(conn)?;
+    }
+    Ok(())
+}
+
+/// Adds a `REAL` column for each of `wanted` not in `have` (ASCII case aside).
+fn add_columns(
+    conn: &Connection,
+    have: &[String],
+    wanted: impl Iterator<Item = String>,
+) -> rusqlite::Result<()> {
     let mut added: Vec<String> = Vec::new();
-    for name in names.iter().chain(&old_names) {
-        let column = feature_column(name);
+    for column in wanted {
         if !have
             .iter()
             .chain(&added)
             .any(|c| c.eq_ignore_ascii_case(&column))
         {
-            tx.execute_batch(&format!(
+            conn.execute_batch(&format!(
                 "ALTER TABLE predictions ADD COLUMN {} REAL",
                 quoted(&column)
             ))?;
             added.push(column);
         }
     }
-    if legacy && !old_names.is_empty() {
-        let update = format!(
-            "UPDATE predictions SET {} WHERE rowid = ?1",
-            old_names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("{} = ?{}", quoted(&feature_column(n)), i + 2))
-                .collect::<Vec<_>>()
-                .join(", ")
+    Ok(())
+}
+
+/// Rows converted in one transaction.
+const CONVERT_STEP: usize = 10_000;
+
+/// Moves the values of a log written with one JSON `features` column into one column a
+/// key, for every key the objects hold (models may have changed over the log's life).
+/// Each step of [`CONVERT_STEP`] rows is its own transaction and clears the JSON it
+/// converted, so a conversion cut short resumes where it stopped. The `features` column
+/// is dropped at the end, unless two keys share a column (names that differ only in
+/// ASCII case) or something the user made uses it: then it stays, with a warning, and the
+/// log is used as it is.
+fn convert_json_features(conn: &Connection) -> Result<(), LogError> {
+    let keys: Vec<String> = conn
+        .prepare(
+            "SELECT DISTINCT j.key FROM predictions, json_each(predictions.features) AS j
+             WHERE json_valid(predictions.features)",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut columns_of_keys: Vec<String> = keys.iter().map(|k| feature_column(k)).collect();
+    let shared = {
+        let mut lower: Vec<String> = columns_of_keys
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        lower.sort_unstable();
+        lower.windows(2).any(|w| w[0] == w[1])
+    };
+    if shared {
+        tracing::warn!(
+            ?keys,
+            "prediction log: features whose names differ only in case share a column; \
+             the JSON `features` column is kept as it is and not converted"
         );
-        let mut update = tx.prepare(&update)?;
-        let mut select = tx.prepare(
-            "SELECT rowid, features FROM predictions
-             WHERE rowid > ?1 AND features IS NOT NULL ORDER BY rowid LIMIT 10000",
-        )?;
-        let (mut after, mut converted, mut unreadable) = (i64::MIN, 0u64, 0u64);
-        loop {
-            // In steps of 10,000 rows, none being updated while the query reads.
-            let step: Vec<(i64, String)> = select
-                .query_map([after], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let Some(&(last, _)) = step.last() else { break };
-            for (rowid, json) in &step {
-                let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
-                    .unwrap_or_else(|_| {
-                        unreadable += 1;
-                        serde_json::Map::new()
-                    });
-                update.raw_bind_parameter(1, rowid)?;
-                for (i, n) in old_names.iter().enumerate() {
-                    update.raw_bind_parameter(i + 2, object.get(n).and_then(|v| v.as_f64()))?;
-                }
-                update.raw_execute()?;
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    add_columns(&tx, &columns(&tx)?, columns_of_keys.iter().cloned())?;
+    tx.commit()?;
+    let assignments: Vec<String> = columns_of_keys
+        .drain(..)
+        .enumerate()
+        .map(|(i, c)| format!("{} = ?{}", quoted(&c), i + 2))
+        .chain(std::iter::once("features = NULL".to_owned()))
+        .collect();
+    let update = format!(
+        "UPDATE predictions SET {} WHERE rowid = ?1",
+        assignments.join(", ")
+    );
+    let (mut converted, mut unreadable) = (0u64, 0u64);
+    loop {
+        let tx = conn.unchecked_transaction()?;
+        let step: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT rowid, features FROM predictions WHERE features IS NOT NULL LIMIT ?1",
+            )?
+            .query_map([CONVERT_STEP as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        if step.is_empty() {
+            break;
+        }
+        let mut stmt = tx.prepare_cached(&update)?;
+        for (rowid, json) in &step {
+            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+                .unwrap_or_else(|_| {
+                    unreadable += 1;
+                    serde_json::Map::new()
+                });
+            stmt.raw_bind_parameter(1, rowid)?;
+            for (i, key) in keys.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 2, object.get(key).and_then(|v| v.as_f64()))?;
             }
-            converted += step.len() as u64;
-            after = last;
+            stmt.raw_execute()?;
         }
-        drop(select);
-        drop(update);
-        if unreadable > 0 {
-            tracing::warn!(
-                rows = unreadable,
-                "prediction log: unreadable features left NULL"
-            );
-        }
+        drop(stmt);
+        tx.commit()?;
+        converted += step.len() as u64;
         tracing::info!(
             rows = converted,
-            "prediction log: features moved into one column each"
+            "prediction log: converting features to columns"
         );
     }
-    if legacy {
-        tx.execute_batch("ALTER TABLE predictions DROP COLUMN features")?;
+    if unreadable > 0 {
+        tracing::warn!(
+            rows = unreadable,
+            "prediction log: unreadable JSON features left NULL"
+        );
     }
-    tx.commit()?;
+    match conn.execute_batch("ALTER TABLE predictions DROP COLUMN features") {
+        Ok(()) => tracing::info!(
+            rows = converted,
+            "prediction log: features moved into one column each"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "prediction log: features moved into one column each; the emptied JSON \
+             `features` column stays (something uses it)"
+        ),
+    }
     Ok(())
 }
 
@@ -346,6 +403,8 @@ impl PredictionLog {
         let path = data_dir.join(FILE_NAME);
         let conn = open_rw(&path)?;
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_PAGES)?;
+        // Once checkpointed, a WAL grown past this (a burst, the backstop) is cut back.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.execute_batch(SCHEMA)?;
         let mut taken: Vec<String> = Vec::new();
         for name in &feature_names {
@@ -378,9 +437,9 @@ impl PredictionLog {
         std::thread::Builder::new()
             .name("prediction-log".into())
             .spawn(move || {
+                // The writer's connection closes as `run` returns; the checkpointer's,
+                // the last one, then checkpoints once more and removes the WAL.
                 writer.run(rx);
-                // Before the writer's connection closes (its last checkpoint then
-                // removes the WAL).
                 checkpoints.stop();
             })
             .map_err(|e| LogError::Write(e.to_string()))?;
@@ -506,6 +565,8 @@ struct Checkpointer {
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// WAL pages at which the writer checkpoints itself (40 MB).
 const BACKSTOP_PAGES: i64 = 10_000;
+/// Bytes a WAL is truncated to when it restarts after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 impl Checkpointer {
     fn start(path: &Path) -> Result<Checkpointer, LogError> {
@@ -514,6 +575,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("prediction-log-checkpoint".into())
             .spawn(move || {
+                let mut warned = None;
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
@@ -521,7 +583,11 @@ impl Checkpointer {
                     // backstop checkpoint runs, then the next round catches up.
                     let done = conn
                         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
-                    if let Err(e) = done {
+                    if let Err(e) = done
+                        && warned.is_none_or(|t: Instant| t.elapsed() >= RETENTION_EVERY)
+                    {
+                        // At most once a minute (a full disk would fail every round).
+                        warned = Some(Instant::now());
                         tracing::warn!(error = %e, "prediction log: checkpoint failed");
                     }
                 }
@@ -1132,6 +1198,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A log whose JSON keys would share a column (`pH`, `ph`) keeps its JSON column,
+    /// values untouched, and still opens; `export-predictions` converts a log as the
+    /// server does.
+    #[test]
+    fn json_keys_sharing_a_column_are_left_as_they_are() {
+        let dir = temp_dir("shared-keys");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+            conn.execute_batch(
+                r#"CREATE TABLE predictions (
+                    prediction_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
+                    model_version TEXT, prediction REAL NOT NULL, features TEXT,
+                    actual REAL, feedback_time_ms INTEGER,
+                    origin TEXT NOT NULL DEFAULT 'local');
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO meta VALUES ('feature_names', '["pH","ph"]');
+                INSERT INTO predictions VALUES
+                    ('p1', 1000, 'v0', 5.5, '{"pH":3.5,"ph":3.6}', NULL, NULL, 'local');"#,
+            )
+            .unwrap();
+        }
+        let conn = open_existing(&dir).unwrap();
+        let json: String = conn
+            .query_row("SELECT features FROM predictions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(json, r#"{"pH":3.5,"ph":3.6}"#);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Two features that would share a column are refused with the column named.
     #[test]
     fn features_sharing_a_column_are_refused() {
@@ -1162,7 +1258,9 @@ mod tests {
                     ('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
                     ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
                     ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local'),
-                    ('p4', 1003, 'v0', 4.0, '{"ph":3.2,', NULL, NULL, 'local');
+                    ('p4', 1003, 'v0', 4.0, '{"ph":3.2,', NULL, NULL, 'local'),
+                    -- A feature of an older model, in no `meta`: kept too.
+                    ('p5', 1004, 'v0', 4.0, '{"ph":3.3,"gone":7}', NULL, NULL, 'local');
                 -- More rows than one step of the conversion.
                 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 12000)
                 INSERT INTO predictions
@@ -1206,8 +1304,17 @@ mod tests {
                 ("p3".into(), Some(3.2), None, None, None),
                 // Unreadable JSON: left NULL, the row kept.
                 ("p4".into(), None, None, None, None),
+                ("p5".into(), Some(3.3), None, None, None),
             ]
         );
+        let gone: Option<f64> = conn
+            .query_row(
+                "SELECT gone FROM predictions WHERE prediction_id = 'p5'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, Some(7.0));
         // The export follows the served model's features.
         let lines = exported_lines(&dir);
         assert_eq!(
