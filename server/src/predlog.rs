@@ -1198,28 +1198,34 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A log in `dir` as written before the features had columns, then `sql` run on it.
+    fn old_log(dir: &Path, sql: &str) {
+        std::fs::create_dir_all(dir).unwrap();
+        let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE predictions (
+                prediction_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
+                model_version TEXT, prediction REAL NOT NULL, features TEXT,
+                actual REAL, feedback_time_ms INTEGER,
+                origin TEXT NOT NULL DEFAULT 'local');
+            CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .unwrap();
+        conn.execute_batch(sql).unwrap();
+    }
+
     /// A log whose JSON keys would share a column (`pH`, `ph`) keeps its JSON column,
     /// values untouched, and still opens; `export-predictions` converts a log as the
     /// server does.
     #[test]
     fn json_keys_sharing_a_column_are_left_as_they_are() {
         let dir = temp_dir("shared-keys");
-        std::fs::create_dir_all(&dir).unwrap();
-        {
-            let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
-            conn.execute_batch(
-                r#"CREATE TABLE predictions (
-                    prediction_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
-                    model_version TEXT, prediction REAL NOT NULL, features TEXT,
-                    actual REAL, feedback_time_ms INTEGER,
-                    origin TEXT NOT NULL DEFAULT 'local');
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                INSERT INTO meta VALUES ('feature_names', '["pH","ph"]');
+        old_log(
+            &dir,
+            r#"INSERT INTO meta VALUES ('feature_names', '["pH","ph"]');
                 INSERT INTO predictions VALUES
                     ('p1', 1000, 'v0', 5.5, '{"pH":3.5,"ph":3.6}', NULL, NULL, 'local');"#,
-            )
-            .unwrap();
-        }
+        );
         let conn = open_existing(&dir).unwrap();
         let json: String = conn
             .query_row("SELECT features FROM predictions", [], |r| r.get(0))
@@ -1243,17 +1249,9 @@ mod tests {
     #[test]
     fn a_log_with_json_features_is_converted() {
         let dir = temp_dir("convert");
-        std::fs::create_dir_all(&dir).unwrap();
-        {
-            let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
-            conn.execute_batch(
-                r#"CREATE TABLE predictions (
-                    prediction_id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL,
-                    model_version TEXT, prediction REAL NOT NULL, features TEXT,
-                    actual REAL, feedback_time_ms INTEGER,
-                    origin TEXT NOT NULL DEFAULT 'local');
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                INSERT INTO meta VALUES ('feature_names', '["ph","old"]');
+        old_log(
+            &dir,
+            r#"INSERT INTO meta VALUES ('feature_names', '["ph","old"]');
                 INSERT INTO predictions VALUES
                     ('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
                     ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
@@ -1266,9 +1264,7 @@ mod tests {
                 INSERT INTO predictions
                 SELECT 'q' || i, 2000 + i, 'v0', 5.0, '{"ph":3.0,"old":1}', NULL, NULL, 'local'
                 FROM c;"#,
-            )
-            .unwrap();
-        }
+        );
         let names = vec!["ph".to_string(), "new".to_string()];
         let log = PredictionLog::open(&dir, "v1", names, i64::MAX / 4, 60_000).unwrap();
         drop(log);
