@@ -1198,8 +1198,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// A log in `dir` as written before the features had columns, then `sql` run on it.
-    fn old_log(dir: &Path, sql: &str) {
+    /// A log in `dir` as written before the features had columns, `meta` naming
+    /// `features`, with the rows of `values` (an SQL `VALUES` list).
+    fn old_log(dir: &Path, features: &str, values: &str) {
         std::fs::create_dir_all(dir).unwrap();
         let conn = Connection::open(dir.join(FILE_NAME)).unwrap();
         conn.execute_batch(
@@ -1211,7 +1212,10 @@ mod tests {
             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .unwrap();
-        conn.execute_batch(sql).unwrap();
+        conn.execute("INSERT INTO meta VALUES ('feature_names', ?1)", [features])
+            .unwrap();
+        conn.execute_batch(&format!("INSERT INTO predictions VALUES {values}"))
+            .unwrap();
     }
 
     /// A log whose JSON keys would share a column (`pH`, `ph`) keeps its JSON column,
@@ -1222,9 +1226,8 @@ mod tests {
         let dir = temp_dir("shared-keys");
         old_log(
             &dir,
-            r#"INSERT INTO meta VALUES ('feature_names', '["pH","ph"]');
-                INSERT INTO predictions VALUES
-                    ('p1', 1000, 'v0', 5.5, '{"pH":3.5,"ph":3.6}', NULL, NULL, 'local');"#,
+            r#"["pH","ph"]"#,
+            r#"('p1', 1000, 'v0', 5.5, '{"pH":3.5,"ph":3.6}', NULL, NULL, 'local');"#,
         );
         let conn = open_existing(&dir).unwrap();
         let json: String = conn
@@ -1251,9 +1254,8 @@ mod tests {
         let dir = temp_dir("convert");
         old_log(
             &dir,
-            r#"INSERT INTO meta VALUES ('feature_names', '["ph","old"]');
-                INSERT INTO predictions VALUES
-                    ('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
+            r#"["ph","old"]"#,
+            r#"('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
                     ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
                     ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local'),
                     ('p4', 1003, 'v0', 4.0, '{"ph":3.2,', NULL, NULL, 'local'),
