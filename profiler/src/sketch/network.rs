@@ -32,9 +32,9 @@ pub(super) struct Halves {
 /// compared (`$min`, `$max`), chosen between by the coins (`$select` of the even and the
 /// odd vector under `$mask`) and given back (`$lanes`).
 macro_rules! network {
-    ($(#[$attr:meta])* $name:ident, $ops:ident; $(($i:literal, $j:literal))*) => {
+    ($(#[$attr:meta])* $vis:vis $name:ident, $ops:ident; $(($i:literal, $j:literal))*) => {
         $(#[$attr])*
-        fn $name(a: &[f64; BLOCK], b: &[f64; BLOCK], coins: [bool; 2]) -> Halves {
+        $vis fn $name(a: &[f64; BLOCK], b: &[f64; BLOCK], coins: [bool; 2]) -> Halves {
             let mut r: [_; BLOCK] = std::array::from_fn(|p| $ops::load(a[p], b[p]));
             $(
                 let (x, y) = (r[$i], r[$j]);
@@ -58,13 +58,14 @@ macro_rules! network {
     };
 }
 
-/// Both networks for `network!`, over the vector operations of module `$ops`.
+/// Both networks for `network!`, named `$sort` and `$merge`, over the vector operations
+/// of module `$ops`.
 macro_rules! networks {
-    ($(#[$attr:meta])*; $ops:ident) => {
+    ($(#[$attr:meta])* $vis:vis $sort:ident, $merge:ident; $ops:ident) => {
         network!(
             /// Sorts both blocks (Batcher's odd–even merge sort of 16, 63
             /// compare-exchanges) and halves them.
-            $(#[$attr])* sort, $ops;
+            $(#[$attr])* $vis $sort, $ops;
         (0, 1) (2, 3) (4, 5) (6, 7) (8, 9) (10, 11) (12, 13) (14, 15) (0, 2) (1, 3) (4, 6)
         (5, 7) (8, 10) (9, 11) (12, 14) (13, 15) (1, 2) (5, 6) (9, 10) (13, 14) (0, 4)
         (1, 5) (2, 6) (3, 7) (8, 12) (9, 13) (10, 14) (11, 15) (2, 4) (3, 5) (10, 12)
@@ -76,7 +77,7 @@ macro_rules! networks {
         network!(
             /// Merges the two sorted halves of both blocks (the last stage of the same
             /// network, 25 compare-exchanges) and halves them.
-            $(#[$attr])* merge, $ops;
+            $(#[$attr])* $vis $merge, $ops;
         (0, 8) (1, 9) (2, 10) (3, 11) (4, 12) (5, 13) (6, 14) (7, 15) (4, 8) (5, 9) (6, 10)
         (7, 11) (2, 4) (3, 5) (6, 8) (7, 9) (10, 12) (11, 13) (1, 2) (3, 4) (5, 6) (7, 8)
         (9, 10) (11, 12) (13, 14)
@@ -121,7 +122,7 @@ mod imp {
         }
     }
 
-    networks!(#[target_feature(enable = "sse2")]; sse2);
+    networks!(#[target_feature(enable = "sse2")] sort, merge; sse2);
 
     #[inline]
     #[allow(unsafe_code)]
@@ -175,23 +176,7 @@ mod portable {
         }
     }
 
-    networks!(#[inline]; pairs);
-
-    pub(in super::super) fn sort_halve(
-        a: &[f64; BLOCK],
-        b: &[f64; BLOCK],
-        coins: [bool; 2],
-    ) -> Halves {
-        sort(a, b, coins)
-    }
-
-    pub(in super::super) fn merge_halve(
-        a: &[f64; BLOCK],
-        b: &[f64; BLOCK],
-        coins: [bool; 2],
-    ) -> Halves {
-        merge(a, b, coins)
-    }
+    networks!(#[inline] pub(in super::super) sort_halve, merge_halve; pairs);
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
