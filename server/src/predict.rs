@@ -400,7 +400,7 @@ async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, Predicti
     }
     if let Some(log) = &state.log {
         let payload = state.config.payload_log;
-        let mut records = rows
+        let records = rows
             .iter()
             .zip(&out)
             .map(|(row, &(prediction, id))| LoggedPrediction {
@@ -409,14 +409,7 @@ async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, Predicti
                 prediction,
                 features: payload.then(|| Features::new(row)),
             });
-        match (records.next(), records.len()) {
-            (Some(one), 0) => log.record_one(one).await,
-            (Some(first), _) => {
-                log.record(std::iter::once(first).chain(records).collect())
-                    .await
-            }
-            (None, _) => {}
-        }
+        log.record(records).await;
     }
     out
 }

@@ -451,19 +451,26 @@ impl PredictionLog {
         &self.path
     }
 
-    /// Queues one prediction (waits only if the writer is 16,384 messages behind).
-    pub async fn record_one(&self, record: LoggedPrediction) {
-        self.send(Msg::One(record)).await;
-    }
-
-    /// Queues predictions (waits only if the writer is 16,384 messages behind).
-    pub async fn record(&self, records: Vec<LoggedPrediction>) {
-        self.send(Msg::Many(records)).await;
-    }
-
-    async fn send(&self, msg: Msg) {
-        if self.tx.send(msg).await.is_err() {
-            tracing::error!("prediction log writer has stopped: prediction not logged");
+    /// Queues predictions (waits only if the writer is 16,384 messages behind). A single
+    /// prediction, the common request, is queued without a `Vec` around it. The records
+    /// are taken before the returned future first waits, so `records` may borrow.
+    pub fn record<I>(&self, records: I) -> impl Future<Output = ()> + Send + '_
+    where
+        I: IntoIterator<Item = LoggedPrediction>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let mut records = records.into_iter();
+        let msg = match (records.len(), records.next()) {
+            (_, None) => None,
+            (1, Some(one)) => Some(Msg::One(one)),
+            (_, Some(first)) => Some(Msg::Many(std::iter::once(first).chain(records).collect())),
+        };
+        async move {
+            if let Some(msg) = msg
+                && self.tx.send(msg).await.is_err()
+            {
+                tracing::error!("prediction log writer has stopped: prediction not logged");
+            }
         }
     }
 
@@ -1036,7 +1043,7 @@ mod tests {
             .collect();
         batch[70] = record(3, issued[3]);
         log.record(batch).await;
-        log.record_one(record(99, issued[99])).await;
+        log.record([record(99, issued[99])]).await;
         let info = ids.verify(issued[99].as_str()).unwrap();
         let joined = log
             .feedback(vec![Feedback {
@@ -1128,12 +1135,12 @@ mod tests {
         let values = [0.1 + 0.2, 1e-7, 1e21, 7.0, f64::MAX, 5e-324, f64::NAN];
         let now = sextant::time::now_ms();
         for features in [Some(Features::new(&values)), None] {
-            log.record_one(LoggedPrediction {
+            log.record([LoggedPrediction {
                 id: ids.issue(now, 5.0),
                 time_ms: now,
                 prediction: 5.0,
                 features,
-            })
+            }])
             .await;
         }
         log.flush().await;
@@ -1177,7 +1184,7 @@ mod tests {
         let log = PredictionLog::open(&dir, "v1", names, i64::MAX / 4, 60_000).unwrap();
         let ids = crate::ids::IdSigner::new(b"k", "v1");
         let now = sextant::time::now_ms();
-        let batch = (0..3000)
+        let batch: Vec<_> = (0..3000)
             .map(|i| LoggedPrediction {
                 id: ids.issue(now, 5.0),
                 time_ms: now,
