@@ -568,6 +568,8 @@ struct Checkpointer {
     thread: std::thread::JoinHandle<()>,
 }
 
+/// How often a failing checkpoint is reported, at most.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 /// How often the checkpointer runs.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// WAL pages at which the writer checkpoints itself (40 MB).
@@ -591,9 +593,9 @@ impl Checkpointer {
                     let done = conn
                         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
                     if let Err(e) = done
-                        && warned.is_none_or(|t: Instant| t.elapsed() >= RETENTION_EVERY)
+                        && warned.is_none_or(|t: Instant| t.elapsed() >= WARN_EVERY)
                     {
-                        // At most once a minute (a full disk would fail every round).
+                        // Not every round: a full disk would fail them all.
                         warned = Some(Instant::now());
                         tracing::warn!(error = %e, "prediction log: checkpoint failed");
                     }
