@@ -124,6 +124,12 @@ impl ProfileData {
                 None => self.features.push((name.clone(), f.clone())),
             }
         }
+        self.merge_header(other);
+        Ok(())
+    }
+
+    /// Merges `other`'s rows, window and tags (not its features).
+    fn merge_header(&mut self, other: &ProfileData) {
         self.rows += other.rows;
         self.window = match (self.window, other.window) {
             (Some(a), Some(b)) => Some(a.hull(b)),
@@ -139,8 +145,30 @@ impl ProfileData {
                 })
                 .or_insert_with(|| v.clone());
         }
-        Ok(())
     }
+}
+
+/// One feature of many profiles to merge: its name, the kind merged so far, and its
+/// profile in each view that has it, in view order.
+type Occurrences<'a> = (&'a str, FeatureKind, Vec<&'a FeatureProfile>);
+
+/// Feature merges (a feature of one view) below which [`ProfileView::merge_all`] stays
+/// on the calling thread: a thread costs about as much as a few hundred small merges.
+const PARALLEL_MERGES: usize = 512;
+
+/// Merges one feature's occurrences in order, as merging the views one by one would.
+fn merge_occurrences(
+    name: &str,
+    occurrences: &[&FeatureProfile],
+) -> Result<FeatureProfile, MergeError> {
+    let mut merged = occurrences[0].clone();
+    for f in &occurrences[1..] {
+        merged.merge(f).map_err(|source| MergeError {
+            feature: name.to_owned(),
+            source,
+        })?;
+    }
+    Ok(merged)
 }
 
 /// Two profiles hold one feature under different kinds.
@@ -355,7 +383,9 @@ impl ProfileView {
         })
     }
 
-    /// Merges many views (an empty iterator gives the empty view).
+    /// Merges many views (an empty iterator gives the empty view): the same profile as
+    /// merging them one by one with [`ProfileView::merge`], made feature by feature and,
+    /// for many views, on as many threads as there are cores.
     ///
     /// # Errors
     ///
@@ -364,8 +394,64 @@ impl ProfileView {
         views: impl IntoIterator<Item = &'a ProfileView>,
     ) -> Result<ProfileView, MergeError> {
         let mut data = ProfileData::default();
+        // Each feature's occurrences, in order of first appearance, kinds checked as
+        // merging the views one by one checks them (the same first error).
+        let mut features: Vec<Occurrences<'a>> = Vec::new();
+        let mut index: HashMap<&'a str, usize> = HashMap::new();
         for v in views {
-            data.merge(&v.data)?;
+            let v = &*v.data;
+            for (name, f) in &v.features {
+                let i = *index.entry(name).or_insert_with(|| {
+                    features.push((name, f.kind(), Vec::new()));
+                    features.len() - 1
+                });
+                let (_, kind, occurrences) = &mut features[i];
+                *kind = kind.merged_with(f.kind()).ok_or_else(|| MergeError {
+                    feature: name.clone(),
+                    source: KindMismatch {
+                        left: *kind,
+                        right: f.kind(),
+                    },
+                })?;
+                occurrences.push(f);
+            }
+            data.merge_header(v);
+        }
+        // Feature by feature (each one's sketches stay in cache across the views), the
+        // features shared out between threads when there are many merges: features are
+        // independent and each is merged in view order, so the result is the same.
+        let merges: usize = features.iter().map(|(_, _, o)| o.len()).sum();
+        let threads = if merges < PARALLEL_MERGES {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .clamp(1, features.len().max(1))
+        };
+        let share = |t: usize| -> Vec<Result<FeatureProfile, MergeError>> {
+            features
+                .iter()
+                .skip(t)
+                .step_by(threads)
+                .map(|(name, _, o)| merge_occurrences(name, o))
+                .collect()
+        };
+        let mut shares: Vec<_> = std::thread::scope(|scope| {
+            let others: Vec<_> = (1..threads)
+                .map(|t| scope.spawn(move || share(t)))
+                .collect();
+            let mine = share(0);
+            std::iter::once(mine)
+                .chain(others.into_iter().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }))
+                .map(Vec::into_iter)
+                .collect()
+        });
+        for (i, (name, _, _)) in features.iter().enumerate() {
+            let merged = shares[i % threads].next().expect("one result a feature")?;
+            data.features.push(((*name).to_owned(), merged));
         }
         Ok(ProfileView {
             data: Arc::new(data),

@@ -1,6 +1,9 @@
 //! Merge laws of dataset profiles: associative, commutative, empty is identity —
 //! compared through their summaries and their bytes.
 
+mod common;
+
+use common::Rng;
 use proptest::prelude::*;
 use sextant::summary::ProfileSummary;
 use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Value, Window};
@@ -117,5 +120,69 @@ fn kinds_that_differ_refuse_to_merge_and_say_which_feature() {
     assert_eq!(
         err.to_string(),
         "cannot merge feature `f`: feature kinds differ: numeric and categorical"
+    );
+}
+
+#[test]
+fn merge_all_equals_merging_one_by_one() {
+    // 200 views of 4 features: 800 feature merges, enough for merge_all to share the
+    // features out between threads. Features appear late and in other orders.
+    let mut rng = Rng::new(0x5eed);
+    let mut next = || rng.next_u64() >> 33;
+    let views: Vec<ProfileView> = (0..200)
+        .map(|i| {
+            let rows: Vec<_> = (0..30)
+                .map(|_| {
+                    let x = next() as f64 / 1e5 - 1e4;
+                    (x, next() as i64 % 7, (next() % 4) as u8, next() % 10 == 0)
+                })
+                .collect();
+            let mut schema = Schema::new();
+            if i % 3 != 0 {
+                schema = schema.with("x", FeatureKind::Numeric);
+            }
+            schema = schema.with("n", FeatureKind::Integral);
+            if i >= 50 {
+                schema = schema.with(format!("late {}", i % 2), FeatureKind::Numeric);
+            }
+            let mut p = DatasetProfile::new(&schema, Window::new(i, i + 1));
+            let xs: Vec<f64> = rows.iter().map(|r| r.0).collect();
+            let ns: Vec<f64> = rows.iter().map(|r| r.1 as f64).collect();
+            let mut columns: Vec<&[f64]> = Vec::new();
+            if i % 3 != 0 {
+                columns.push(&xs);
+            }
+            columns.push(&ns);
+            if i >= 50 {
+                columns.push(&xs);
+            }
+            p.record_f64_columns(&columns);
+            p.view()
+        })
+        .collect();
+    let one_by_one = views
+        .iter()
+        .fold(ProfileView::empty(), |acc, v| acc.merge(v).unwrap());
+    let all = ProfileView::merge_all(&views).unwrap();
+    assert_eq!(all.to_bytes().unwrap(), one_by_one.to_bytes().unwrap());
+    assert_eq!(all.rows(), 200 * 30);
+
+    // A kind that differs: the same error as one by one.
+    let odd = DatasetProfile::new(
+        &Schema::new().with("n", FeatureKind::Categorical),
+        Window::new(0, 1),
+    )
+    .view();
+    let mut with_odd = views.clone();
+    with_odd.insert(120, odd);
+    let err = ProfileView::merge_all(&with_odd).unwrap_err();
+    let fold_err = with_odd
+        .iter()
+        .try_fold(ProfileView::empty(), |acc, v| acc.merge(v))
+        .unwrap_err();
+    assert_eq!(err, fold_err);
+    assert_eq!(
+        err.to_string(),
+        "cannot merge feature `n`: feature kinds differ: integral and categorical"
     );
 }
