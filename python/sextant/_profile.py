@@ -149,6 +149,9 @@ class Profile:
     def merge_all(cls, profiles: Iterable[Profile]) -> Profile:
         """All ``profiles`` merged into one (none gives the empty profile).
 
+        One native call, without the GIL; for many profiles the features are merged
+        on all cores. The result is the same as merging the profiles one by one.
+
         Examples
         --------
         >>> import sextant
