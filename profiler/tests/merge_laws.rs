@@ -186,3 +186,50 @@ fn merge_all_equals_merging_one_by_one() {
         "cannot merge feature `n`: feature kinds differ: integral and categorical"
     );
 }
+
+#[test]
+fn rows_held_back_are_all_recorded() {
+    // Rows of floats are held back and recorded together; mixed with every other way of
+    // recording, and viewed half-way, the profile is the one recorded value by value.
+    let schema = Schema::new()
+        .with("a", FeatureKind::Numeric)
+        .with("b", FeatureKind::Numeric)
+        .with("q", FeatureKind::Numeric);
+    let mut held = DatasetProfile::new(&schema, Window::new(0, 10));
+    let mut plain = DatasetProfile::new(&schema, Window::new(0, 10));
+    let mut rng = Rng::new(7);
+    for r in 0..150 {
+        let row = [rng.normal(), rng.uniform() * 100.0, (r % 7) as f64];
+        let mut plain_row = row.map(Value::Float);
+        if r % 50 == 49 {
+            // A missing value (not a row of floats), then a stray value of one feature.
+            plain_row[1] = Value::Missing;
+            held.record_row(&plain_row);
+            held.record_at(1, Value::Float(f64::NAN));
+        } else if r % 2 == 0 {
+            held.record_f64_row(row);
+        } else {
+            held.record_row(&plain_row);
+        }
+        for (i, v) in plain_row.into_iter().enumerate() {
+            plain.record_at(i, v);
+        }
+        plain.add_rows(1);
+        if r % 50 == 49 {
+            plain.record_at(1, Value::Float(f64::NAN));
+        }
+        if r == 100 {
+            // A short row: the rest is missing.
+            held.record_f64_row([row[0]]);
+            plain.record_at(0, Value::Float(row[0]));
+            plain.record_at(1, Value::Missing);
+            plain.record_at(2, Value::Missing);
+            plain.add_rows(1);
+        }
+        if r == 75 {
+            assert_eq!(exact_json(&held.view()), exact_json(&plain.view()));
+        }
+    }
+    assert_eq!(held.view().rows(), 151);
+    assert_eq!(exact_json(&held.view()), exact_json(&plain.view()));
+}

@@ -387,15 +387,10 @@ async fn serve_rows(state: &AppState, rows: Vec<Vec<f64>>) -> Vec<(f64, Predicti
         state.metrics.model_prediction.observe(*q);
     }
     if state.config.profiling {
-        let n = state.model.n_features();
         state.recorder.with_live(|p| {
             for (row, (quality, _)) in rows.iter().zip(&out) {
-                for (i, &x) in row.iter().enumerate() {
-                    p.record_at(i, Value::Float(x));
-                }
-                p.record_at(n, Value::Float(*quality));
+                p.record_f64_row(row.iter().copied().chain([*quality]));
             }
-            p.add_rows(rows.len() as u64);
         });
     }
     if let Some(log) = &state.log {
