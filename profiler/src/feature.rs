@@ -394,12 +394,19 @@ impl FeatureProfile {
             xs.iter().for_each(|&x| self.record(Value::Float(x)));
             return;
         };
-        let mut buf = [0.0f64; 512];
-        for chunk in xs.chunks(buf.len()) {
-            // Columns are nearly always all finite: then no copy.
-            let finite = if all_finite(chunk) {
-                chunk
+        const CHUNK: usize = 512;
+        let mut record_finite = |counts: &mut Counts, finite: &[f64]| {
+            counts.record_n(ValueType::Fractional, finite.len() as u64);
+            m.distribution.update_finite_slice(finite);
+            m.distinct.insert_f64s(finite);
+        };
+        for chunk in xs.chunks(CHUNK) {
+            // Columns are nearly always all finite: then no copy, and no buffer to zero
+            // (4 KiB of `memset` a call was 9 % of the time of a live profile's rows).
+            if all_finite(chunk) {
+                record_finite(&mut self.counts, chunk);
             } else {
+                let mut buf = [0.0f64; CHUNK];
                 let mut n = 0;
                 for &x in chunk {
                     if x.is_finite() {
@@ -409,12 +416,8 @@ impl FeatureProfile {
                         self.counts.record_f64(x);
                     }
                 }
-                &buf[..n]
-            };
-            self.counts
-                .record_n(ValueType::Fractional, finite.len() as u64);
-            m.distribution.update_finite_slice(finite);
-            m.distinct.insert_f64s(finite);
+                record_finite(&mut self.counts, &buf[..n]);
+            }
         }
     }
 

@@ -646,6 +646,8 @@ impl SortedView {
 
 /// Values the bulk path takes at a time, in a stack buffer.
 const BULK: usize = 512;
+/// Values at most for which the bulk path's buffers are short ones.
+const SHORT: usize = 64;
 
 /// The bulk path's coins: the bits of a SplitMix64 sequence seeded from the stream
 /// length and the chunk's first and last keys, so equal streams still give equal
@@ -741,26 +743,12 @@ impl Kll {
         debug_assert!(xs.len() <= BULK && depth < self.num_levels());
         let whole = xs.len() / BLOCK * BLOCK;
         let (head, tail) = xs.split_at(whole);
-        let mut buf = [0.0f64; BULK];
-        for (b, &x) in buf.iter_mut().zip(head) {
-            *b = x + 0.0;
-        }
-        if whole > 0 {
-            self.n += whole as u64;
-            let mut coins = Coins::new(self.n, key(buf[0]), key(buf[whole - 1]));
-            let mut extremes = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut len = compact_blocks(&mut buf, whole, &mut coins, &mut extremes, sort_halve);
-            self.min = self.min.min(key(extremes.0));
-            self.max = self.max.max(key(extremes.1));
-            for level in 1..depth {
-                if (len / RUN) % 2 == 1 {
-                    len -= RUN;
-                    self.add_values(level, &buf[len..len + RUN]);
-                }
-                len = compact_blocks(&mut buf, len, &mut coins, &mut extremes, merge_halve);
-            }
-            // Runs of weight 2^depth, each sorted, sorted together by `add_values`.
-            self.add_values(depth, &buf[..len]);
+        // Short slices (a live profile's 32 held rows) get a short buffer: zeroing 4 KiB
+        // a call cost more than their updates.
+        if whole <= SHORT {
+            self.update_blocks(&mut [0.0; SHORT][..whole], head, depth);
+        } else {
+            self.update_blocks(&mut [0.0; BULK][..whole], head, depth);
         }
         while self.retained > self.capacity {
             self.compress_while_updating();
@@ -768,10 +756,42 @@ impl Kll {
         self.append(tail);
     }
 
+    /// The whole blocks of [`Kll::update_bulk`]: `head`, copied into `buf` (as long).
+    fn update_blocks(&mut self, buf: &mut [f64], head: &[f64], depth: usize) {
+        let whole = head.len();
+        for (b, &x) in buf.iter_mut().zip(head) {
+            *b = x + 0.0;
+        }
+        if whole > 0 {
+            self.n += whole as u64;
+            let mut coins = Coins::new(self.n, key(buf[0]), key(buf[whole - 1]));
+            let mut extremes = (f64::INFINITY, f64::NEG_INFINITY);
+            let mut len = compact_blocks(buf, whole, &mut coins, &mut extremes, sort_halve);
+            self.min = self.min.min(key(extremes.0));
+            self.max = self.max.max(key(extremes.1));
+            for level in 1..depth {
+                if (len / RUN) % 2 == 1 {
+                    len -= RUN;
+                    self.add_values(level, &buf[len..len + RUN]);
+                }
+                len = compact_blocks(buf, len, &mut coins, &mut extremes, merge_halve);
+            }
+            // Runs of weight 2^depth, each sorted, sorted together by `add_values`.
+            self.add_values(depth, &buf[..len]);
+        }
+    }
+
     /// Merges canonical finite values into `level` (at least 1, existing).
     fn add_values(&mut self, level: usize, xs: &[f64]) {
-        let mut keys = [0u64; BULK];
-        let keys = &mut keys[..xs.len()];
+        if xs.len() <= SHORT {
+            self.add_values_with(level, xs, &mut [0; SHORT][..xs.len()]);
+        } else {
+            self.add_values_with(level, xs, &mut [0; BULK][..xs.len()]);
+        }
+    }
+
+    /// [`Kll::add_values`] with `keys` as long as `xs` to sort them in.
+    fn add_values_with(&mut self, level: usize, xs: &[f64], keys: &mut [u64]) {
         for (k, &x) in keys.iter_mut().zip(xs) {
             *k = key(x);
         }
