@@ -71,8 +71,7 @@ fn write(c: &mut Criterion) {
                     for b in batches {
                         let mut rows = b.into_iter();
                         while rows.len() > 0 {
-                            log.record(rows.by_ref().take(per_commit).collect::<Vec<_>>())
-                                .await;
+                            log.record(rows.by_ref().take(per_commit)).await;
                             log.flush().await;
                         }
                     }

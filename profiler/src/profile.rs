@@ -185,17 +185,22 @@ pub struct MergeError {
 /// path costs a fraction of value-by-value updates (`benches/RESULTS.md`).
 const PENDING_ROWS: usize = 32;
 
-/// Records `rows` rows of floats, row-major with one value per feature, column by column.
-fn record_rows(data: &mut ProfileData, pending: &[f64], rows: usize) {
+/// Records the values of rows of floats held back (row-major, one value per feature,
+/// at most [`PENDING_ROWS`] rows, already counted as rows), column by column.
+fn record_held(data: &mut ProfileData, pending: &[f64]) {
+    if pending.is_empty() {
+        return;
+    }
     let width = data.features.len();
     let mut column = [0.0; PENDING_ROWS];
     for (i, (_, f)) in data.features.iter_mut().enumerate() {
+        let mut rows = 0;
         for (c, &x) in column.iter_mut().zip(pending.iter().skip(i).step_by(width)) {
             *c = x;
+            rows += 1;
         }
         f.record_f64_slice(&column[..rows]);
     }
-    data.rows += rows as u64;
 }
 
 /// A live, mutable profile of one window, fed row by row or column by column.
@@ -207,9 +212,8 @@ fn record_rows(data: &mut ProfileData, pending: &[f64], rows: usize) {
 pub struct DatasetProfile {
     data: ProfileData,
     index: HashMap<String, usize>,
-    /// Rows held back, row-major.
+    /// The values of the rows held back, row-major (the rows are counted already).
     pending: Vec<f64>,
-    pending_rows: usize,
 }
 
 impl DatasetProfile {
@@ -235,7 +239,6 @@ impl DatasetProfile {
             },
             index: HashMap::new(),
             pending: Vec::new(),
-            pending_rows: 0,
         };
         for (name, kind) in schema.features() {
             p.add_feature(name, kind);
@@ -270,20 +273,28 @@ impl DatasetProfile {
     /// Records one row, its values in schema order; extra values are ignored, absent
     /// ones count as missing.
     pub fn record_row(&mut self, values: &[Value<'_>]) {
-        if values.len() == self.data.features.len()
-            && values.iter().all(|v| matches!(v, Value::Float(_)))
-        {
-            let floats = values.iter().filter_map(|v| match v {
-                Value::Float(x) => Some(*x),
-                _ => None,
-            });
-            self.pending.extend(floats);
-            self.row_held();
-            return;
+        let width = self.data.features.len();
+        let start = self.pending.len();
+        for v in values.iter().take(width) {
+            match *v {
+                Value::Float(x) => self.pending.push(x),
+                _ => break,
+            }
         }
+        if self.pending.len() - start == width {
+            self.row_held();
+        } else {
+            self.pending.truncate(start);
+            self.record_values(values.iter().copied());
+        }
+    }
+
+    /// Records one row value by value, after the rows held back; absent values count
+    /// as missing.
+    fn record_values<'v>(&mut self, mut values: impl Iterator<Item = Value<'v>>) {
         self.record_pending();
-        for (i, (_, f)) in self.data.features.iter_mut().enumerate() {
-            f.record(values.get(i).copied().unwrap_or(Value::Missing));
+        for (_, f) in &mut self.data.features {
+            f.record(values.next().unwrap_or(Value::Missing));
         }
         self.data.rows += 1;
     }
@@ -308,30 +319,28 @@ impl DatasetProfile {
         let width = self.data.features.len();
         let start = self.pending.len();
         self.pending.extend(values.into_iter().take(width));
-        if self.pending.len() - start < width {
+        if self.pending.len() - start == width {
+            self.row_held();
+        } else {
             // Too few values: the rest count as missing, as in `record_row`.
-            let row: Vec<Value<'_>> = self.pending.drain(start..).map(Value::Float).collect();
-            self.record_pending();
-            self.record_row(&row);
-            return;
+            let short = self.pending.split_off(start);
+            self.record_values(short.into_iter().map(Value::Float));
         }
-        self.row_held();
     }
 
+    /// Counts the row just appended to `pending`; records the held rows once there are
+    /// [`PENDING_ROWS`].
     fn row_held(&mut self) {
-        self.pending_rows += 1;
-        if self.pending_rows == PENDING_ROWS {
+        self.data.rows += 1;
+        if self.pending.len() >= PENDING_ROWS * self.data.features.len() {
             self.record_pending();
         }
     }
 
-    /// Records the rows held back.
+    /// Records the values of the rows held back.
     fn record_pending(&mut self) {
-        if self.pending_rows > 0 {
-            record_rows(&mut self.data, &self.pending, self.pending_rows);
-            self.pending.clear();
-            self.pending_rows = 0;
-        }
+        record_held(&mut self.data, &self.pending);
+        self.pending.clear();
     }
 
     /// Records one value of the feature at position `index` (see
@@ -345,7 +354,6 @@ impl DatasetProfile {
 
     /// Counts `n` rows (for callers feeding values with [`DatasetProfile::record_at`]).
     pub fn add_rows(&mut self, n: u64) {
-        self.record_pending();
         self.data.rows += n;
     }
 
@@ -374,9 +382,7 @@ impl DatasetProfile {
     /// An immutable snapshot of this profile.
     pub fn view(&self) -> ProfileView {
         let mut data = self.data.clone();
-        if self.pending_rows > 0 {
-            record_rows(&mut data, &self.pending, self.pending_rows);
-        }
+        record_held(&mut data, &self.pending);
         ProfileView {
             data: Arc::new(data),
         }
@@ -518,34 +524,28 @@ impl ProfileView {
         let threads = if merges < PARALLEL_MERGES {
             1
         } else {
-            std::thread::available_parallelism()
-                .map_or(1, usize::from)
-                .clamp(1, features.len().max(1))
+            std::thread::available_parallelism().map_or(1, usize::from)
         };
-        let share = |t: usize| -> Vec<Result<FeatureProfile, MergeError>> {
-            features
-                .iter()
-                .skip(t)
-                .step_by(threads)
+        let merge_part = |part: &[Occurrences<'a>]| -> Vec<Result<FeatureProfile, MergeError>> {
+            part.iter()
                 .map(|(name, _, o)| merge_occurrences(name, o))
                 .collect()
         };
-        let mut shares: Vec<_> = std::thread::scope(|scope| {
-            let others: Vec<_> = (1..threads)
-                .map(|t| scope.spawn(move || share(t)))
-                .collect();
-            let mine = share(0);
-            std::iter::once(mine)
-                .chain(others.into_iter().map(|h| {
+        let merged = std::thread::scope(|scope| {
+            let mut parts = features.chunks(features.len().div_ceil(threads).max(1));
+            let mine = parts.next();
+            let others: Vec<_> = parts.map(|p| scope.spawn(move || merge_part(p))).collect();
+            let mut merged = mine.map(merge_part).unwrap_or_default();
+            for h in others {
+                merged.extend(
                     h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                }))
-                .map(Vec::into_iter)
-                .collect()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            merged
         });
-        for (i, (name, _, _)) in features.iter().enumerate() {
-            let merged = shares[i % threads].next().expect("one result a feature")?;
-            data.features.push(((*name).to_owned(), merged));
+        for ((name, _, _), f) in features.iter().zip(merged) {
+            data.features.push(((*name).to_owned(), f?));
         }
         Ok(ProfileView {
             data: Arc::new(data),
