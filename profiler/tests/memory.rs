@@ -1,36 +1,62 @@
-//! The live window's memory is bounded whatever the traffic: a counting allocator
-//! measures what an 11-feature numeric profile holds after streams of every shape.
+//! The live window's memory is bounded whatever the traffic, and recording into it
+//! allocates nothing once it is warm: a counting allocator measures what an 11-feature
+//! numeric profile holds after streams of every shape, and how often it calls the
+//! allocator.
 //!
-//! One test per binary: the allocator counts the whole process.
+//! The counts are per thread (each test runs in its own), so the tests do not see each
+//! other's allocations.
 
 // A global allocator cannot be written without `unsafe`; it only forwards to `System`.
 #![allow(unsafe_code)]
 
+use sextant::recorder::{Recorder, RecorderConfig};
 use sextant::{DatasetProfile, FeatureKind, Schema, Value, Window};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::cell::Cell;
+use std::sync::Arc;
 
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    /// Bytes allocated and not freed by this thread.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    /// Calls to `alloc` and `realloc` by this thread.
+    static CALLS: Cell<usize> = const { Cell::new(0) };
+}
 
-// SAFETY: forwards to the system allocator, only counting sizes.
+fn count(bytes: isize) {
+    // `try_with`: a thread's last frees can come after its locals are gone.
+    let _ = LIVE.try_with(|l| l.set(l.get() + bytes));
+}
+
+fn call() {
+    let _ = CALLS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn live() -> isize {
+    LIVE.with(Cell::get)
+}
+
+fn calls() -> usize {
+    CALLS.with(Cell::get)
+}
+
+// SAFETY: forwards to the system allocator, only counting sizes and calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
+        call();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(-(layout.size() as isize));
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
+        count(new_size as isize - layout.size() as isize);
+        call();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -38,6 +64,12 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+fn schema() -> Schema {
+    let mut schema = Schema::new();
+    (0..11).for_each(|i| schema.push(format!("f{i}"), FeatureKind::Numeric));
+    schema
+}
 
 const BUDGET: isize = 256 * 1024;
 
@@ -49,10 +81,8 @@ fn held_bytes(
     value: impl Fn(usize, usize) -> f64,
     rows_of_floats: bool,
 ) -> (isize, isize) {
-    let mut schema = Schema::new();
-    (0..11).for_each(|i| schema.push(format!("f{i}"), FeatureKind::Numeric));
-    let before = LIVE.load(Ordering::Relaxed);
-    let mut p = DatasetProfile::new(&schema, Window::new(0, 60_000));
+    let before = live();
+    let mut p = DatasetProfile::new(&schema(), Window::new(0, 60_000));
     let mut peak = 0;
     for r in 0..rows {
         if rows_of_floats {
@@ -63,13 +93,13 @@ fn held_bytes(
             }
         }
         if r % 1000 == 0 {
-            peak = peak.max(LIVE.load(Ordering::Relaxed) - before);
+            peak = peak.max(live() - before);
         }
     }
     if !rows_of_floats {
         p.add_rows(rows as u64);
     }
-    let held = LIVE.load(Ordering::Relaxed) - before;
+    let held = live() - before;
     drop(p);
     (held, peak.max(held))
 }
@@ -104,4 +134,73 @@ fn a_live_window_of_11_numeric_features_stays_under_256_kib() {
             }
         }
     }
+}
+
+/// A well-spread value for row `r`, feature `f` (all distinct).
+fn spread(r: usize, f: usize) -> f64 {
+    ((r * 11 + f) as f64 * 0.618_033_988_749_895).fract() * 100.0 + f as f64
+}
+
+/// Allocator calls while `record` records rows `from..to`.
+fn calls_while(from: usize, to: usize, mut record: impl FnMut(usize)) -> usize {
+    let before = calls();
+    (from..to).for_each(&mut record);
+    calls() - before
+}
+
+/// The request path (a row of floats into the live window, directly or through the
+/// recorder) calls the allocator only when a sketch adds a level — a few times per
+/// feature each time the row count doubles — and not per row: 100,000 warm rows make
+/// fewer calls than there are features times four. (Before the KLL kept its levels in
+/// one buffer, they made about 45,000, and the allocator's lock, shared between the
+/// request threads, kept two threads from recording faster than one.)
+#[test]
+fn recording_a_warm_window_does_not_allocate() {
+    const WARM: usize = 100_000;
+    const ROWS: usize = 100_000;
+    const MOST: usize = 11 * 4;
+
+    let mut p = DatasetProfile::new(&schema(), Window::new(0, 60_000));
+    let mut record = |r: usize| p.record_f64_row((0..11).map(|f| spread(r, f)));
+    calls_while(0, WARM, &mut record);
+    let n = calls_while(WARM, WARM + ROWS, &mut record);
+    eprintln!("record_f64_row: {n} allocator calls in {ROWS} warm rows");
+    assert!(
+        n <= MOST,
+        "record_f64_row: {n} allocator calls in {ROWS} rows"
+    );
+
+    let mut p = DatasetProfile::new(&schema(), Window::new(0, 60_000));
+    let mut row = vec![Value::Float(0.0); 11];
+    let mut record = |r: usize| {
+        for (f, v) in row.iter_mut().enumerate() {
+            *v = Value::Float(spread(r, f));
+        }
+        p.record_row(&row);
+    };
+    calls_while(0, WARM, &mut record);
+    let n = calls_while(WARM, WARM + ROWS, &mut record);
+    eprintln!("record_row: {n} allocator calls in {ROWS} warm rows");
+    assert!(n <= MOST, "record_row: {n} allocator calls in {ROWS} rows");
+
+    let config = RecorderConfig {
+        shards: 1,
+        clock: Arc::new(|| 1_000),
+        ..RecorderConfig::default()
+    };
+    let recorder = Recorder::new(schema(), config, None);
+    let mut row = vec![Value::Float(0.0); 11];
+    let mut record = |r: usize| {
+        for (f, v) in row.iter_mut().enumerate() {
+            *v = Value::Float(spread(r, f));
+        }
+        recorder.record_row(&row);
+    };
+    calls_while(0, WARM, &mut record);
+    let n = calls_while(WARM, WARM + ROWS, &mut record);
+    eprintln!("Recorder::record_row: {n} allocator calls in {ROWS} warm rows");
+    assert!(
+        n <= MOST,
+        "Recorder::record_row: {n} allocator calls in {ROWS} rows"
+    );
 }

@@ -17,7 +17,6 @@
 //!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
 
-use super::merge_into;
 use super::network::{BLOCK, Halves, RUN, merge_halve, sort_halve};
 use crate::lanes::{all_finite, min_max};
 
@@ -120,13 +119,21 @@ pub(crate) struct Kll {
     min: u64,
     /// Key of the largest value (0 while empty).
     max: u64,
-    /// Level 0: keys of weight 1, unsorted unless `level0_sorted`.
-    level0: Vec<u64>,
-    /// Whether level 0 is known to be sorted: after a compaction, in clones (views) and
-    /// in sketches read from bytes, so that merging them never sorts it again.
+    /// Every level in one buffer, as DataSketches lays them out: level `h` (weight
+    /// `2^h`) is `items[starts[h]..starts[h + 1]]`, level 0 lowest, above the free space
+    /// at the front. Level 0 grows down into it, and a level that grows moves the
+    /// (small) levels below it down. The buffer keeps its largest length, about the
+    /// sketch's capacity, so a live sketch allocates only when it adds a level: no
+    /// allocator call (nor its lock, shared between threads) on the request path.
+    items: Vec<u64>,
+    /// Level bounds: `starts[levels]` is `items.len()`.
+    starts: [u32; MAX_LEVELS + 1],
+    /// Levels, at least 1.
+    levels: usize,
+    /// Whether level 0 (unsorted in general) is known to be sorted: after a compaction,
+    /// in clones (views) and in sketches read from bytes, so that merging them never
+    /// sorts it again. Levels above are always sorted.
     level0_sorted: bool,
-    /// Levels 1.. (`upper[h - 1]` is level `h`, weight `2^h`), each sorted.
-    upper: Vec<Vec<u64>>,
     /// Keys held, all levels.
     retained: usize,
     /// `depth_capacity(k, d)` for each depth `d` below [`POW3`]'s length (0 beyond).
@@ -139,9 +146,15 @@ pub(crate) struct Kll {
 /// sorted once here, not in every merge, query or serialization of it.
 impl Clone for Kll {
     fn clone(&self) -> Self {
-        let mut level0 = self.level0.clone();
+        // Only the keys: a clone has no free space until it grows.
+        let free = self.free();
+        let mut items = self.items[free..].to_vec();
+        let mut starts = self.starts;
+        starts[..=self.levels]
+            .iter_mut()
+            .for_each(|s| *s -= free as u32);
         if !self.level0_sorted {
-            level0.sort_unstable();
+            items[..starts[1] as usize].sort_unstable();
         }
         Kll {
             k: self.k,
@@ -149,9 +162,10 @@ impl Clone for Kll {
             n: self.n,
             min: self.min,
             max: self.max,
-            level0,
+            items,
+            starts,
+            levels: self.levels,
             level0_sorted: true,
-            upper: self.upper.clone(),
             retained: self.retained,
             depth_caps: self.depth_caps,
             capacity: self.capacity,
@@ -173,8 +187,9 @@ impl PartialEq for Kll {
             && self.n == other.n
             && self.min == other.min
             && self.max == other.max
-            && self.upper == other.upper
-            && sorted(&self.level0) == sorted(&other.level0)
+            && self.levels == other.levels
+            && (1..self.levels).all(|h| self.level(h) == other.level(h))
+            && sorted(self.level(0)) == sorted(other.level(0))
     }
 }
 
@@ -188,9 +203,10 @@ impl Kll {
             n: 0,
             min: u64::MAX,
             max: 0,
-            level0: Vec::new(),
+            items: Vec::new(),
+            starts: [0; MAX_LEVELS + 1],
+            levels: 1,
             level0_sorted: true,
-            upper: Vec::new(),
             retained: 0,
             depth_caps: std::array::from_fn(|d| depth_capacity(k, d)),
             capacity: total_capacity(k, 1),
@@ -214,7 +230,7 @@ impl Kll {
 
     /// Whether some values were compacted away (then ranks are estimates).
     pub(crate) fn is_estimation_mode(&self) -> bool {
-        !self.upper.is_empty()
+        self.levels > 1
     }
 
     /// The normalized rank error bound (99 %, single-sided) of this sketch's `k`.
@@ -237,14 +253,73 @@ impl Kll {
     }
 
     fn num_levels(&self) -> usize {
-        1 + self.upper.len()
+        self.levels
+    }
+
+    #[inline]
+    fn start(&self, level: usize) -> usize {
+        self.starts[level] as usize
+    }
+
+    /// The keys of `level` (which exists).
+    fn level(&self, level: usize) -> &[u64] {
+        &self.items[self.start(level)..self.start(level + 1)]
     }
 
     fn level_len(&self, level: usize) -> usize {
-        if level == 0 {
-            self.level0.len()
-        } else {
-            self.upper[level - 1].len()
+        self.start(level + 1) - self.start(level)
+    }
+
+    /// Free places at the front of the buffer.
+    #[inline]
+    fn free(&self) -> usize {
+        self.start(0)
+    }
+
+    /// Adds an empty level on top.
+    fn push_level(&mut self) {
+        debug_assert!(self.levels < MAX_LEVELS, "a 64-level sketch weighs 2^64");
+        self.starts[self.levels + 1] = self.starts[self.levels];
+        self.levels += 1;
+    }
+
+    /// Makes room for `j` keys below level 0.
+    #[inline]
+    fn reserve_free(&mut self, j: usize) {
+        if self.free() < j {
+            self.grow(j);
+        }
+    }
+
+    /// Lengthens the buffer to hold `j` more keys, and at least the sketch's capacity:
+    /// its keys move to its back.
+    #[cold]
+    fn grow(&mut self, j: usize) {
+        let (free, len) = (self.free(), self.items.len());
+        let new_len = (len - free + j).max(self.capacity);
+        let delta = new_len - len;
+        self.items.reserve_exact(delta);
+        self.items.resize(new_len, 0);
+        self.items.copy_within(free..len, free + delta);
+        let levels = self.levels;
+        self.starts[..=levels]
+            .iter_mut()
+            .for_each(|s| *s += delta as u32);
+    }
+
+    /// After a merge: gives back a buffer more than twice as long as the sketch needs
+    /// (one merge of large sketches lengthened it; the next merges reuse the room).
+    fn trim(&mut self) {
+        let (free, len) = (self.free(), self.items.len());
+        let target = self.capacity.max(len - free);
+        if len > 2 * target {
+            let cut = free - (target - (len - free));
+            self.items.drain(..cut);
+            self.items.shrink_to_fit();
+            let levels = self.levels;
+            self.starts[..=levels]
+                .iter_mut()
+                .for_each(|s| *s -= cut as u32);
         }
     }
 
@@ -258,14 +333,14 @@ impl Kll {
         if self.retained >= self.capacity {
             self.compress_while_updating();
         }
-        if self.level0.len() == self.level0.capacity() {
-            self.reserve_level0();
-        }
+        self.reserve_free(1);
         self.n += 1;
         self.retained += 1;
         self.min = self.min.min(k);
         self.max = self.max.max(k);
-        self.level0.push(k);
+        let at = self.free() - 1;
+        self.items[at] = k;
+        self.starts[0] = at as u32;
         self.level0_sorted = false;
     }
 
@@ -306,10 +381,12 @@ impl Kll {
             let (lo, hi) = min_max(head);
             self.min = self.min.min(canonical_key(lo));
             self.max = self.max.max(canonical_key(hi));
-            if self.level0.capacity() - self.level0.len() < head.len() {
-                self.reserve_level0();
+            self.reserve_free(head.len());
+            let at = self.free() - head.len();
+            for (k, &x) in self.items[at..].iter_mut().zip(head) {
+                *k = canonical_key(x);
             }
-            self.level0.extend(head.iter().map(|&x| canonical_key(x)));
+            self.starts[0] = at as u32;
             self.level0_sorted = false;
             self.n += head.len() as u64;
             self.retained += head.len();
@@ -325,63 +402,45 @@ impl Kll {
             .find(|&h| self.level_len(h) >= self.cap(levels, h))
             .unwrap_or(0);
         if level + 1 == levels {
-            self.upper.push(Vec::new());
+            self.push_level();
         }
         self.compact(level);
-        self.shrink_level(level);
         self.capacity = self.total_cap(self.num_levels());
-        self.reserve_level0();
-    }
-
-    /// Level 0 takes at most the free capacity before the next compaction: reserve
-    /// exactly that, so its buffer never doubles past the sketch's total capacity.
-    fn reserve_level0(&mut self) {
-        let free = self.capacity.saturating_sub(self.retained);
-        self.level0.reserve_exact(free);
     }
 
     /// Sorts `level` if it is level 0, keeps its smallest key there if its size is odd,
     /// and promotes every other one of the rest (random offset) into the level above,
-    /// which must exist.
+    /// which must exist. In place: the kept half goes to the front of the level, and
+    /// merges with the level above into the rest of it and that level; the levels below
+    /// move up into the room left.
     fn compact(&mut self, level: usize) {
-        let mut cur = if level == 0 {
-            std::mem::take(&mut self.level0)
-        } else {
-            std::mem::take(&mut self.upper[level - 1])
-        };
+        let (at, end) = (self.start(level), self.start(level + 1));
         if level == 0 && !self.level0_sorted {
-            cur.sort_unstable();
+            self.items[at..end].sort_unstable();
         }
-        let odd = cur.len() & 1;
-        let half = (cur.len() - odd) / 2;
+        let len = end - at;
+        let odd = len & 1;
+        let half = (len - odd) / 2;
         if half > 0 {
-            let offset = coin(self.n, level, cur[odd], cur[cur.len() - 1]);
+            let offset = coin(self.n, level, self.items[at + odd], self.items[end - 1]);
+            let base = at + odd;
             for i in 0..half {
-                cur[odd + i] = cur[odd + offset + 2 * i];
+                self.items[base + i] = self.items[base + offset + 2 * i];
             }
-            merge_into(&mut self.upper[level], &cur[odd..odd + half]);
-            cur.truncate(odd);
+            let above_end = self.start(level + 2);
+            let (kept, rest) = self.items[base..above_end].split_at_mut(half);
+            merge_front(rest, kept);
+            let free = self.free();
+            self.items.copy_within(free..base, free + half);
+            self.starts[..=level]
+                .iter_mut()
+                .for_each(|s| *s += half as u32);
+            self.starts[level + 1] = (base + half) as u32;
             self.retained -= half;
         }
         if level == 0 {
             // At most the smallest key is left.
-            self.level0 = cur;
             self.level0_sorted = true;
-        } else {
-            self.upper[level - 1] = cur;
-        }
-    }
-
-    /// A level keeps the capacity of its largest size so far; once the sketch has grown
-    /// levels above it, its nominal capacity is smaller: give back the excess, so that
-    /// a live sketch's memory stays near its total capacity (see `tests/memory.rs`).
-    /// (Not after merges: a level a merge grew is grown again by the next one.)
-    fn shrink_level(&mut self, level: usize) {
-        let cap = self.cap(self.num_levels(), level);
-        if let Some(keys) = level.checked_sub(1).map(|i| &mut self.upper[i])
-            && keys.capacity() > cap + cap / 4
-        {
-            keys.shrink_to(cap);
         }
     }
 
@@ -396,7 +455,7 @@ impl Kll {
             let cap = self.cap(levels, level);
             if self.retained >= target && self.level_len(level) >= cap {
                 if level + 1 == self.num_levels() {
-                    self.upper.push(Vec::new());
+                    self.push_level();
                 }
                 self.compact(level);
                 if level + 1 == levels {
@@ -406,13 +465,14 @@ impl Kll {
             }
             level += 1;
         }
-        while self.upper.last().is_some_and(Vec::is_empty) {
-            self.upper.pop();
+        while self.levels > 1 && self.level_len(self.levels - 1) == 0 {
+            self.levels -= 1;
         }
         self.capacity = self.total_cap(self.num_levels());
         while self.retained > self.capacity {
             self.compress_while_updating();
         }
+        self.trim();
     }
 
     /// Merges `other` into this sketch. Counts add exactly; a merge whose count would
@@ -439,18 +499,21 @@ impl Kll {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         let levels = self.num_levels().max(other.num_levels());
-        self.upper.resize_with(levels - 1, Vec::new);
+        while self.levels < levels {
+            self.push_level();
+        }
         let sorted0;
         let theirs0 = if other.level0_sorted {
-            &other.level0
+            other.level(0)
         } else {
-            let mut l0 = other.level0.clone();
+            let mut l0 = other.level(0).to_vec();
             l0.sort_unstable();
             sorted0 = l0;
             &sorted0
         };
-        for (h, keys) in std::iter::once(theirs0).chain(&other.upper).enumerate() {
-            self.add_compacted(h, keys, levels);
+        self.add_compacted(0, theirs0, levels);
+        for h in 1..other.levels {
+            self.add_compacted(h, other.level(h), levels);
         }
         self.general_compress();
     }
@@ -493,18 +556,26 @@ impl Kll {
         }
     }
 
-    /// Merges sorted keys into `level` (which exists).
+    /// Merges sorted keys into `level` (which exists): the levels below move down to
+    /// make room at its front.
     fn add_keys(&mut self, level: usize, keys: &[u64]) {
-        if level == 0 {
-            if self.level0_sorted {
-                merge_into(&mut self.level0, keys);
-            } else {
-                self.level0.extend_from_slice(keys);
-            }
-        } else {
-            merge_into(&mut self.upper[level - 1], keys);
+        let j = keys.len();
+        if j == 0 {
+            return;
         }
-        self.retained += keys.len();
+        self.reserve_free(j);
+        let (free, at, end) = (self.free(), self.start(level), self.start(level + 1));
+        self.items.copy_within(free..at, free - j);
+        self.starts[..=level]
+            .iter_mut()
+            .for_each(|s| *s -= j as u32);
+        let dst = &mut self.items[at - j..end];
+        if level == 0 && !self.level0_sorted {
+            dst[..j].copy_from_slice(keys);
+        } else {
+            merge_front(dst, keys);
+        }
+        self.retained += j;
     }
 
     /// All retained keys, sorted, with their cumulative weights: the snapshot every
@@ -512,16 +583,17 @@ impl Kll {
     /// sorted here, then the levels are merged.
     pub(crate) fn sorted_view(&self) -> SortedView {
         let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained);
-        items.extend(self.level0.iter().map(|&k| (k, 1)));
+        items.extend(self.level(0).iter().map(|&k| (k, 1)));
         if !self.level0_sorted {
             items.sort_unstable_by_key(|&(k, _)| k);
         }
         let mut merged = Vec::with_capacity(self.retained);
-        for (i, level) in self.upper.iter().enumerate() {
+        for h in 1..self.levels {
+            let level = self.level(h);
             if level.is_empty() {
                 continue;
             }
-            let w = 1u64 << (i + 1);
+            let w = 1u64 << h;
             merged.clear();
             let (mut a, mut b) = (0, 0);
             while a < items.len() && b < level.len() {
@@ -562,9 +634,9 @@ impl Kll {
             return None;
         }
         let kx = canonical_key(x);
-        let mut weight = self.level0.iter().filter(|&&k| k <= kx).count() as u64;
-        for (i, level) in self.upper.iter().enumerate() {
-            weight += (level.partition_point(|&k| k <= kx) as u64) << (i + 1);
+        let mut weight = self.level(0).iter().filter(|&&k| k <= kx).count() as u64;
+        for h in 1..self.levels {
+            weight += (self.level(h).partition_point(|&k| k <= kx) as u64) << h;
         }
         Some(weight as f64 / self.n as f64)
     }
@@ -679,6 +751,41 @@ impl Coins {
         self.bits >>= 1;
         self.left -= 1;
         c
+    }
+}
+
+/// Merges the sorted `src` with the sorted keys of `dst[src.len()..]` into all of `dst`,
+/// from the front: the first `src.len()` places are free, and each key of `dst` is read
+/// before its place is written (the write position trails the read one by the `src`
+/// keys not yet placed).
+fn merge_front(dst: &mut [u64], src: &[u64]) {
+    let (j, n) = (src.len(), dst.len());
+    let (mut a, mut b, mut w) = (j, 0, 0);
+    if (n - j) > 16 * j {
+        // A few into many (a merge's compacted keys into a long level): the run of
+        // `dst` below each of `src` moves down in one copy.
+        for &x in src {
+            let at = a + dst[a..].partition_point(|&d| d <= x);
+            dst.copy_within(a..at, w);
+            w += at - a;
+            a = at;
+            dst[w] = x;
+            w += 1;
+        }
+        return;
+    }
+    // Without branches on the comparison (it is a coin flip on sketch data).
+    while a < n && b < j {
+        let (x, y) = (dst[a], src[b]);
+        let from_dst = x <= y;
+        dst[w] = if from_dst { x } else { y };
+        a += usize::from(from_dst);
+        b += usize::from(!from_dst);
+        w += 1;
+    }
+    // What is left of `dst` is in place already; what is left of `src` fills the end.
+    if b < j {
+        dst[w..].copy_from_slice(&src[b..]);
     }
 }
 
@@ -1020,7 +1127,7 @@ impl Kll {
         for level in 0..self.num_levels() {
             write_varint(&mut out, self.level_len(level) as u64);
         }
-        let mut level0 = self.level0.clone();
+        let mut level0 = self.level(0).to_vec();
         if !self.level0_sorted {
             level0.sort_unstable();
         }
@@ -1029,7 +1136,8 @@ impl Kll {
             acc: 0,
             bits: 0,
         };
-        for level in std::iter::once(&level0).chain(&self.upper) {
+        let upper = (1..self.levels).map(|h| self.level(h));
+        for level in std::iter::once(&level0[..]).chain(upper) {
             if level.is_empty() {
                 continue;
             }
@@ -1158,9 +1266,13 @@ impl Kll {
                 return Err("an exact sketch with min k below k".into());
             }
         }
-        let mut read = read.into_iter();
-        sketch.level0 = read.next().unwrap_or_default();
-        sketch.upper = read.collect();
+        sketch.items = Vec::with_capacity(retained);
+        for (h, keys) in read.iter().enumerate() {
+            sketch.starts[h] = sketch.items.len() as u32;
+            sketch.items.extend_from_slice(keys);
+        }
+        sketch.starts[levels] = sketch.items.len() as u32;
+        sketch.levels = levels;
         sketch.n = n;
         sketch.min = kmin;
         sketch.max = kmax;
@@ -1173,6 +1285,65 @@ impl Kll {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both of `merge_front`'s paths (few into many, and the branch-free one), with
+        /// ties, either side empty, and either side running out first.
+        #[test]
+        fn merge_front_is_a_sorted_merge(
+            mut old in prop::collection::vec(0u64..50, 0..300),
+            mut src in prop::collection::vec(0u64..50, 0..40),
+        ) {
+            old.sort_unstable();
+            src.sort_unstable();
+            let mut want = [old.clone(), src.clone()].concat();
+            want.sort_unstable();
+            let mut dst = vec![u64::MAX; src.len()];
+            dst.extend_from_slice(&old);
+            merge_front(&mut dst, &src);
+            prop_assert_eq!(dst, want);
+        }
+    }
+
+    /// A sketch fed value by value, in slices, or by merges keeps its keys in one
+    /// buffer about its capacity long, level bounds in order, each upper level sorted.
+    #[test]
+    fn levels_stay_in_one_buffer_within_capacity() {
+        let xs = stream(300_000, 9);
+        let mut one = Kll::new(200);
+        let mut bulk = Kll::new(200);
+        let mut merged = Kll::new(200);
+        for (i, chunk) in xs.chunks(1000).enumerate() {
+            chunk.iter().for_each(|&x| one.update(x));
+            for part in chunk.chunks(32) {
+                bulk.update_slice(part);
+            }
+            let mut part = Kll::new(200);
+            part.update_slice(chunk);
+            merged.merge(&part);
+            for s in [&one, &bulk, &merged] {
+                let bounds = &s.starts[..=s.levels];
+                assert!(
+                    bounds.windows(2).all(|w| w[0] <= w[1]),
+                    "at {i}: {bounds:?}"
+                );
+                assert_eq!(s.start(s.levels), s.items.len());
+                assert_eq!(s.items.len() - s.free(), s.retained);
+                assert!(s.retained <= s.capacity);
+                assert!((1..s.levels).all(|h| s.level(h).is_sorted()));
+            }
+            // Value by value, the buffer is the capacity; in slices of 32 and after
+            // merges, that and what one slice or merge adds before it is compressed.
+            assert!(one.items.len() <= one.capacity + 8, "{}", one.items.len());
+            assert!(
+                bulk.items.len() <= bulk.capacity + 32,
+                "{}",
+                bulk.items.len()
+            );
+            assert!(merged.items.len() <= 2 * (merged.capacity + 1000));
+        }
+    }
 
     /// A deterministic stream of `n` well-spread values (a LCG, no `rand` needed here).
     fn stream(n: usize, seed: u64) -> Vec<f64> {

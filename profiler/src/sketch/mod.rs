@@ -26,7 +26,8 @@ pub use quantiles::{Quantiles, SortedQuantiles};
 
 /// Merges the sorted `src` into the sorted `dst` in place: `dst` grows by exactly
 /// `src.len()` and is filled from the back, so no second buffer is allocated and none is
-/// reallocated once `dst` has reached its largest size (KLL levels, HLL sparse lists).
+/// reallocated once `dst` has reached its largest size (HLL sparse lists; the KLL merges
+/// within its one buffer).
 fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
     if src.is_empty() {
         return;
