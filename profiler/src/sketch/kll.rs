@@ -126,8 +126,10 @@ pub(crate) struct Kll {
     /// sketch's capacity, so a live sketch allocates only when it adds a level: no
     /// allocator call (nor its lock, shared between threads) on the request path.
     items: Vec<u64>,
-    /// Level bounds: `starts[levels]` is `items.len()`.
-    starts: [u32; MAX_LEVELS + 1],
+    /// Level bounds: `starts[levels]` is `items.len()`. (One more than 64 levels need:
+    /// weights sum to `n`, so no sketch compacts its 64th level, but a bound is cheaper
+    /// than the argument.)
+    starts: [u32; MAX_LEVELS + 2],
     /// Levels, at least 1.
     levels: usize,
     /// Whether level 0 (unsorted in general) is known to be sorted: after a compaction,
@@ -204,7 +206,7 @@ impl Kll {
             min: u64::MAX,
             max: 0,
             items: Vec::new(),
-            starts: [0; MAX_LEVELS + 1],
+            starts: [0; MAX_LEVELS + 2],
             levels: 1,
             level0_sorted: true,
             retained: 0,
@@ -278,7 +280,6 @@ impl Kll {
 
     /// Adds an empty level on top.
     fn push_level(&mut self) {
-        debug_assert!(self.levels < MAX_LEVELS, "a 64-level sketch weighs 2^64");
         self.starts[self.levels + 1] = self.starts[self.levels];
         self.levels += 1;
     }
