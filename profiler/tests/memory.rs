@@ -141,11 +141,27 @@ fn spread(r: usize, f: usize) -> f64 {
     ((r * 11 + f) as f64 * 0.618_033_988_749_895).fract() * 100.0 + f as f64
 }
 
-/// Allocator calls while `record` records rows `from..to`.
-fn calls_while(from: usize, to: usize, mut record: impl FnMut(usize)) -> usize {
+/// Rows recorded to warm a window, then rows whose allocator calls are counted.
+const WARM: usize = 100_000;
+const ROWS: usize = 100_000;
+
+/// Records `WARM` rows with `record` (given the row number), then `ROWS` more, and
+/// asserts those made at most four allocator calls per feature.
+fn assert_warm_rows_do_not_allocate(what: &str, mut record: impl FnMut(usize)) {
+    (0..WARM).for_each(&mut record);
     let before = calls();
-    (from..to).for_each(&mut record);
-    calls() - before
+    (WARM..WARM + ROWS).for_each(&mut record);
+    let n = calls() - before;
+    eprintln!("{what}: {n} allocator calls in {ROWS} warm rows");
+    assert!(n <= 11 * 4, "{what}: {n} allocator calls in {ROWS} rows");
+}
+
+/// Row `r` as values, written into `row`.
+fn fill<'a>(row: &'a mut [Value<'static>], r: usize) -> &'a [Value<'static>] {
+    for (f, v) in row.iter_mut().enumerate() {
+        *v = Value::Float(spread(r, f));
+    }
+    row
 }
 
 /// The request path (a row of floats into the live window, directly or through the
@@ -156,32 +172,14 @@ fn calls_while(from: usize, to: usize, mut record: impl FnMut(usize)) -> usize {
 /// request threads, kept two threads from recording faster than one.)
 #[test]
 fn recording_a_warm_window_does_not_allocate() {
-    const WARM: usize = 100_000;
-    const ROWS: usize = 100_000;
-    const MOST: usize = 11 * 4;
-
     let mut p = DatasetProfile::new(&schema(), Window::new(0, 60_000));
-    let mut record = |r: usize| p.record_f64_row((0..11).map(|f| spread(r, f)));
-    calls_while(0, WARM, &mut record);
-    let n = calls_while(WARM, WARM + ROWS, &mut record);
-    eprintln!("record_f64_row: {n} allocator calls in {ROWS} warm rows");
-    assert!(
-        n <= MOST,
-        "record_f64_row: {n} allocator calls in {ROWS} rows"
-    );
+    assert_warm_rows_do_not_allocate("record_f64_row", |r| {
+        p.record_f64_row((0..11).map(|f| spread(r, f)));
+    });
 
     let mut p = DatasetProfile::new(&schema(), Window::new(0, 60_000));
     let mut row = vec![Value::Float(0.0); 11];
-    let mut record = |r: usize| {
-        for (f, v) in row.iter_mut().enumerate() {
-            *v = Value::Float(spread(r, f));
-        }
-        p.record_row(&row);
-    };
-    calls_while(0, WARM, &mut record);
-    let n = calls_while(WARM, WARM + ROWS, &mut record);
-    eprintln!("record_row: {n} allocator calls in {ROWS} warm rows");
-    assert!(n <= MOST, "record_row: {n} allocator calls in {ROWS} rows");
+    assert_warm_rows_do_not_allocate("record_row", |r| p.record_row(fill(&mut row, r)));
 
     let config = RecorderConfig {
         shards: 1,
@@ -190,17 +188,7 @@ fn recording_a_warm_window_does_not_allocate() {
     };
     let recorder = Recorder::new(schema(), config, None);
     let mut row = vec![Value::Float(0.0); 11];
-    let mut record = |r: usize| {
-        for (f, v) in row.iter_mut().enumerate() {
-            *v = Value::Float(spread(r, f));
-        }
-        recorder.record_row(&row);
-    };
-    calls_while(0, WARM, &mut record);
-    let n = calls_while(WARM, WARM + ROWS, &mut record);
-    eprintln!("Recorder::record_row: {n} allocator calls in {ROWS} warm rows");
-    assert!(
-        n <= MOST,
-        "Recorder::record_row: {n} allocator calls in {ROWS} rows"
-    );
+    assert_warm_rows_do_not_allocate("Recorder::record_row", |r| {
+        recorder.record_row(fill(&mut row, r));
+    });
 }
