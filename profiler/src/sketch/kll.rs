@@ -17,6 +17,7 @@
 //!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
 
+use super::merge_front;
 use super::network::{BLOCK, Halves, RUN, merge_halve, sort_halve};
 use crate::lanes::{all_finite, min_max};
 
@@ -755,41 +756,6 @@ impl Coins {
     }
 }
 
-/// Merges the sorted `src` with the sorted keys of `dst[src.len()..]` into all of `dst`,
-/// from the front: the first `src.len()` places are free, and each key of `dst` is read
-/// before its place is written (the write position trails the read one by the `src`
-/// keys not yet placed).
-fn merge_front(dst: &mut [u64], src: &[u64]) {
-    let (j, n) = (src.len(), dst.len());
-    let (mut a, mut b, mut w) = (j, 0, 0);
-    if (n - j) > 16 * j {
-        // A few into many (a merge's compacted keys into a long level): the run of
-        // `dst` below each of `src` moves down in one copy.
-        for &x in src {
-            let at = a + dst[a..].partition_point(|&d| d <= x);
-            dst.copy_within(a..at, w);
-            w += at - a;
-            a = at;
-            dst[w] = x;
-            w += 1;
-        }
-        return;
-    }
-    // Without branches on the comparison (it is a coin flip on sketch data).
-    while a < n && b < j {
-        let (x, y) = (dst[a], src[b]);
-        let from_dst = x <= y;
-        dst[w] = if from_dst { x } else { y };
-        a += usize::from(from_dst);
-        b += usize::from(!from_dst);
-        w += 1;
-    }
-    // What is left of `dst` is in place already; what is left of `src` fills the end.
-    if b < j {
-        dst[w..].copy_from_slice(&src[b..]);
-    }
-}
-
 /// One level of the bulk path over `buf[..len]` (a multiple of [`BLOCK`]): orders the
 /// blocks two at a time with `halve`, which keeps the [`RUN`] values at each block's even
 /// or odd positions (a coin each), written in order to the front of `buf`; widens
@@ -1286,26 +1252,6 @@ impl Kll {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Both of `merge_front`'s paths (few into many, and the branch-free one), with
-        /// ties, either side empty, and either side running out first.
-        #[test]
-        fn merge_front_is_a_sorted_merge(
-            mut old in prop::collection::vec(0u64..50, 0..300),
-            mut src in prop::collection::vec(0u64..50, 0..40),
-        ) {
-            old.sort_unstable();
-            src.sort_unstable();
-            let mut want = [old.clone(), src.clone()].concat();
-            want.sort_unstable();
-            let mut dst = vec![u64::MAX; src.len()];
-            dst.extend_from_slice(&old);
-            merge_front(&mut dst, &src);
-            prop_assert_eq!(dst, want);
-        }
-    }
 
     /// A sketch fed value by value, in slices, or by merges keeps its keys in one
     /// buffer about its capacity long, level bounds in order, each upper level sorted.

@@ -25,44 +25,53 @@ pub use moments::Moments;
 pub use quantiles::{Quantiles, SortedQuantiles};
 
 /// Merges the sorted `src` into the sorted `dst` in place: `dst` grows by exactly
-/// `src.len()` and is filled from the back, so no second buffer is allocated and none is
-/// reallocated once `dst` has reached its largest size (HLL sparse lists; the KLL merges
-/// within its one buffer).
+/// `src.len()` (its keys move to the back, then [`merge_front`]), so no second buffer is
+/// allocated and none is reallocated once `dst` has reached its largest size (HLL
+/// sparse lists).
 fn merge_into<T: Copy + Default + Ord>(dst: &mut Vec<T>, src: &[T]) {
     if src.is_empty() {
         return;
     }
-    let (mut i, mut j) = (dst.len(), src.len());
+    let (i, j) = (dst.len(), src.len());
     dst.reserve_exact(j);
     dst.resize(i + j, T::default());
-    let mut w = dst.len();
-    if j * 16 < i {
-        // A few into many (a merge's compacted keys into a long level): each of `src`,
-        // from the back, is placed after the run of `dst` above it moves in one copy.
-        while j > 0 {
-            let x = src[j - 1];
-            let at = dst[..i].partition_point(|&d| d <= x);
-            let run = i - at;
-            dst.copy_within(at..i, w - run);
-            w -= run + 1;
+    dst.copy_within(..i, j);
+    merge_front(dst, src);
+}
+
+/// Merges the sorted `src` with the sorted keys of `dst[src.len()..]` into all of `dst`,
+/// from the front: the first `src.len()` places are free, and each key of `dst` is read
+/// before its place is written (the write position trails the read one by the `src`
+/// keys not yet placed). The KLL merges its levels this way within its one buffer.
+fn merge_front<T: Copy + Ord>(dst: &mut [T], src: &[T]) {
+    let (j, n) = (src.len(), dst.len());
+    let (mut a, mut b, mut w) = (j, 0, 0);
+    if (n - j) > 16 * j {
+        // A few into many (a merge's compacted keys into a long level): the run of
+        // `dst` below each of `src` moves down in one copy.
+        for &x in src {
+            let at = a + dst[a..].partition_point(|&d| d <= x);
+            dst.copy_within(a..at, w);
+            w += at - a;
+            a = at;
             dst[w] = x;
-            i = at;
-            j -= 1;
+            w += 1;
         }
         return;
     }
-    // Without branches on the comparison (it is a coin flip on sketch data): the
-    // larger of the two heads goes to the back, and its side steps down.
-    while i > 0 && j > 0 {
-        let (a, b) = (dst[i - 1], src[j - 1]);
-        let from_dst = a > b;
-        w -= 1;
-        dst[w] = if from_dst { a } else { b };
-        i -= usize::from(from_dst);
-        j -= usize::from(!from_dst);
+    // Without branches on the comparison (it is a coin flip on sketch data).
+    while a < n && b < j {
+        let (x, y) = (dst[a], src[b]);
+        let from_dst = x <= y;
+        dst[w] = if from_dst { x } else { y };
+        a += usize::from(from_dst);
+        b += usize::from(!from_dst);
+        w += 1;
     }
-    // What is left of `dst` is in place already.
-    dst[..j].copy_from_slice(&src[..j]);
+    // What is left of `dst` is in place already; what is left of `src` fills the end.
+    if b < j {
+        dst[w..].copy_from_slice(&src[b..]);
+    }
 }
 
 #[cfg(test)]
@@ -70,15 +79,22 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Both paths (few into many, and the branch-free one), with ties, either side
+        /// empty, and either side running out first; `merge_into` and `merge_front`
+        /// alike.
         #[test]
-        fn merge_into_is_a_sorted_merge(
-            mut dst in prop::collection::vec(0u32..50, 0..200),
+        fn merge_into_and_merge_front_are_sorted_merges(
+            mut dst in prop::collection::vec(0u32..50, 0..300),
             mut src in prop::collection::vec(0u32..50, 0..40),
         ) {
             dst.sort_unstable();
             src.sort_unstable();
             let mut want = [dst.clone(), src.clone()].concat();
             want.sort_unstable();
+            let mut gapped = vec![u32::MAX; src.len()];
+            gapped.extend_from_slice(&dst);
+            super::merge_front(&mut gapped, &src);
+            prop_assert_eq!(&gapped, &want);
             super::merge_into(&mut dst, &src);
             prop_assert_eq!(dst, want);
         }
