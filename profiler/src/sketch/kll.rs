@@ -137,8 +137,6 @@ pub(crate) struct Kll {
     /// in clones (views) and in sketches read from bytes, so that merging them never
     /// sorts it again. Levels above are always sorted.
     level0_sorted: bool,
-    /// Keys held, all levels.
-    retained: usize,
     /// `depth_capacity(k, d)` for each depth `d` below [`POW3`]'s length (0 beyond).
     depth_caps: [u32; 31],
     /// Total capacity for the current number of levels.
@@ -169,7 +167,6 @@ impl Clone for Kll {
             starts,
             levels: self.levels,
             level0_sorted: true,
-            retained: self.retained,
             depth_caps: self.depth_caps,
             capacity: self.capacity,
         }
@@ -210,7 +207,6 @@ impl Kll {
             starts: [0; MAX_LEVELS + 2],
             levels: 1,
             level0_sorted: true,
-            retained: 0,
             depth_caps: std::array::from_fn(|d| depth_capacity(k, d)),
             capacity: total_capacity(k, 1),
         }
@@ -222,8 +218,9 @@ impl Kll {
     }
 
     /// Keys held.
+    #[inline]
     pub(crate) fn retained(&self) -> usize {
-        self.retained
+        self.items.len() - self.free()
     }
 
     /// The exact smallest and largest value (`-0.0` counted as `0.0`), if any.
@@ -332,12 +329,11 @@ impl Kll {
             return;
         }
         let k = canonical_key(x);
-        if self.retained >= self.capacity {
+        if self.retained() >= self.capacity {
             self.compress_while_updating();
         }
         self.reserve_free(1);
         self.n += 1;
-        self.retained += 1;
         self.min = self.min.min(k);
         self.max = self.max.max(k);
         let at = self.free() - 1;
@@ -374,10 +370,10 @@ impl Kll {
     fn append(&mut self, xs: &[f64]) {
         let mut rest = xs;
         while !rest.is_empty() {
-            if self.retained >= self.capacity {
+            if self.retained() >= self.capacity {
                 self.compress_while_updating();
             }
-            let free = self.capacity.saturating_sub(self.retained).max(1);
+            let free = self.capacity.saturating_sub(self.retained()).max(1);
             let (head, tail) = rest.split_at(free.min(rest.len()));
             rest = tail;
             let (lo, hi) = min_max(head);
@@ -391,7 +387,6 @@ impl Kll {
             self.starts[0] = at as u32;
             self.level0_sorted = false;
             self.n += head.len() as u64;
-            self.retained += head.len();
         }
     }
 
@@ -438,7 +433,6 @@ impl Kll {
                 .iter_mut()
                 .for_each(|s| *s += half as u32);
             self.starts[level + 1] = (base + half) as u32;
-            self.retained -= half;
         }
         if level == 0 {
             // At most the smallest key is left.
@@ -455,7 +449,7 @@ impl Kll {
         let mut level = 0;
         while level < levels {
             let cap = self.cap(levels, level);
-            if self.retained >= target && self.level_len(level) >= cap {
+            if self.retained() >= target && self.level_len(level) >= cap {
                 if level + 1 == self.num_levels() {
                     self.push_level();
                 }
@@ -471,7 +465,7 @@ impl Kll {
             self.levels -= 1;
         }
         self.capacity = self.total_cap(self.num_levels());
-        while self.retained > self.capacity {
+        while self.retained() > self.capacity {
             self.compress_while_updating();
         }
         self.trim();
@@ -577,19 +571,18 @@ impl Kll {
         } else {
             merge_front(dst, keys);
         }
-        self.retained += j;
     }
 
     /// All retained keys, sorted, with their cumulative weights: the snapshot every
     /// quantile and CDF query reads. Upper levels are sorted already; only level 0 is
     /// sorted here, then the levels are merged.
     pub(crate) fn sorted_view(&self) -> SortedView {
-        let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained);
+        let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained());
         items.extend(self.level(0).iter().map(|&k| (k, 1)));
         if !self.level0_sorted {
             items.sort_unstable_by_key(|&(k, _)| k);
         }
-        let mut merged = Vec::with_capacity(self.retained);
+        let mut merged = Vec::with_capacity(self.retained());
         for h in 1..self.levels {
             let level = self.level(h);
             if level.is_empty() {
@@ -824,7 +817,7 @@ impl Kll {
         } else {
             self.update_blocks(&mut [0.0; BULK][..whole], head, depth);
         }
-        while self.retained > self.capacity {
+        while self.retained() > self.capacity {
             self.compress_while_updating();
         }
         self.append(tail);
@@ -1243,7 +1236,6 @@ impl Kll {
         sketch.n = n;
         sketch.min = kmin;
         sketch.max = kmax;
-        sketch.retained = retained;
         sketch.capacity = capacity;
         Ok(sketch)
     }
@@ -1276,8 +1268,9 @@ mod tests {
                     "at {i}: {bounds:?}"
                 );
                 assert_eq!(s.start(s.levels), s.items.len());
-                assert_eq!(s.items.len() - s.free(), s.retained);
-                assert!(s.retained <= s.capacity);
+                let in_levels: usize = (0..s.levels).map(|h| s.level_len(h)).sum();
+                assert_eq!(in_levels, s.retained());
+                assert!(s.retained() <= s.capacity);
                 assert!((1..s.levels).all(|h| s.level(h).is_sorted()));
             }
             // Value by value, the buffer is the capacity; in slices of 32 and after
