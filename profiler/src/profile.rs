@@ -103,16 +103,8 @@ impl ProfileData {
     fn merge(&mut self, other: &ProfileData) -> Result<(), MergeError> {
         // Check every kind first so a failed merge leaves `self` unchanged.
         for (name, f) in &other.features {
-            if let Some((_, mine)) = self.features.iter().find(|(n, _)| n == name)
-                && mine.kind().merged_with(f.kind()).is_none()
-            {
-                return Err(MergeError {
-                    feature: name.clone(),
-                    source: KindMismatch {
-                        left: mine.kind(),
-                        right: f.kind(),
-                    },
-                });
+            if let Some((_, mine)) = self.features.iter().find(|(n, _)| n == name) {
+                MergeError::merged_kind(name, mine.kind(), f.kind())?;
             }
         }
         for (name, f) in &other.features {
@@ -179,6 +171,21 @@ pub struct MergeError {
     pub feature: String,
     /// The kinds on each side.
     pub source: KindMismatch,
+}
+
+impl MergeError {
+    /// The kind `left` and `right` of `feature` merge to, or the error saying they
+    /// cannot.
+    fn merged_kind(
+        feature: &str,
+        left: FeatureKind,
+        right: FeatureKind,
+    ) -> Result<FeatureKind, MergeError> {
+        left.merged_with(right).ok_or_else(|| MergeError {
+            feature: feature.to_owned(),
+            source: KindMismatch { left, right },
+        })
+    }
 }
 
 /// Rows of floats a live profile holds back and records together: the sketches' bulk
@@ -506,13 +513,7 @@ impl ProfileView {
                     features.len() - 1
                 });
                 let (_, kind, occurrences) = &mut features[i];
-                *kind = kind.merged_with(f.kind()).ok_or_else(|| MergeError {
-                    feature: name.clone(),
-                    source: KindMismatch {
-                        left: *kind,
-                        right: f.kind(),
-                    },
-                })?;
+                *kind = MergeError::merged_kind(name, *kind, f.kind())?;
                 occurrences.push(f);
             }
             data.merge_header(v);
