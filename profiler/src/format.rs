@@ -15,7 +15,7 @@
 //! | offset | size | field          | value                                                |
 //! |-------:|-----:|----------------|------------------------------------------------------|
 //! |      0 |    8 | magic          | [`MAGIC`], `b"SXTPROF\0"`                            |
-//! |      8 |    2 | format version | `u16`, [`FORMAT_VERSION`] (= 1)                      |
+//! |      8 |    2 | format version | `u16`, [`FORMAT_VERSION`] (= 2)                      |
 //! |     10 |    1 | payload kind   | `u8`, a [`PayloadKind`] code (1 = dataset profile)   |
 //! |     11 |    1 | flags          | `u8`, reserved: always 0                             |
 //! |     12 |    8 | payload length | `u64`, number of payload bytes that follow           |
@@ -37,13 +37,19 @@
 //! # Versions
 //!
 //! A reader accepts every version up to its own [`FORMAT_VERSION`] and refuses newer ones
-//! with [`FormatError::NewerVersion`], whose message says to upgrade. Reserved flags are
-//! how a future version can add an optional feature that old readers must not ignore: a
-//! reader refuses any flag it does not know.
+//! with [`FormatError::NewerVersion`], whose message says to upgrade.
+//!
+//! | version | what changed |
+//! |--------:|--------------|
+//! | 1 | the first |
+//! | 2 | a cardinality sketch may carry its linear-counting bitmap (its mode 2, see [`crate::sketch::Cardinality`]); the header and the rest of the payload are as in version 1, so version 1 files are read with the same codec |
+//!
+//! Reserved flags are how a future version can add an optional feature that old readers
+//! must not ignore: a reader refuses any flag it does not know.
 //!
 //! # Payloads
 //!
-//! [`to_payload`] and [`from_payload`] are the payload codec of version 1: `bincode` 2
+//! [`to_payload`] and [`from_payload`] are the payload codec of versions 1 and 2: `bincode` 2
 //! (serde API, standard configuration: little-endian, variable-length integers) with a
 //! [`PAYLOAD_LIMIT`] on what a payload may claim, so a hostile length prefix inside a
 //! payload cannot make the reader allocate gigabytes. The codec is part of the format:
@@ -56,7 +62,7 @@ use std::panic::{self, AssertUnwindSafe};
 pub const MAGIC: [u8; 8] = *b"SXTPROF\0";
 
 /// The format version this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The length of the header in bytes: magic, version, kind, flags, length, checksum.
 pub const HEADER_LEN: usize = 24;
@@ -355,7 +361,7 @@ pub fn decode(bytes: &[u8]) -> Result<(PayloadKind, &[u8]), FormatError> {
     let version = reader.u16()?;
     match version {
         0 => return Err(FormatError::InvalidVersion { found: version }),
-        1 => {}
+        1..=FORMAT_VERSION => {}
         _ => {
             return Err(FormatError::NewerVersion {
                 found: version,
@@ -364,7 +370,7 @@ pub fn decode(bytes: &[u8]) -> Result<(PayloadKind, &[u8]), FormatError> {
         }
     }
 
-    // The rest of the version 1 header.
+    // The rest of the header, the same in versions 1 and 2.
     let kind_code = reader.u8()?;
     let kind =
         PayloadKind::from_code(kind_code).ok_or(FormatError::UnknownKind { found: kind_code })?;
@@ -497,7 +503,7 @@ mod tests {
         let bytes = encode(PayloadKind::DatasetProfile, b"abc");
         assert_eq!(bytes.len(), HEADER_LEN + 3);
         assert_eq!(bytes[..8], MAGIC);
-        assert_eq!(bytes[8..10], 1u16.to_le_bytes());
+        assert_eq!(bytes[8..10], 2u16.to_le_bytes());
         assert_eq!(bytes[10], 1);
         assert_eq!(bytes[11], 0);
         assert_eq!(bytes[12..20], 3u64.to_le_bytes());
@@ -565,12 +571,12 @@ mod tests {
             err,
             FormatError::NewerVersion {
                 found: 7,
-                supported: 1
+                supported: 2
             }
         );
         assert_eq!(
             err.to_string(),
-            "profile written by format version 7; this sextant reads versions up to 1 — \
+            "profile written by format version 7; this sextant reads versions up to 2 — \
              upgrade sextant"
         );
         // The version is checked before the length of the header.

@@ -3,12 +3,20 @@
 
 use proptest::prelude::*;
 use sextant::format::{self, FORMAT_VERSION, FormatError, HEADER_LEN, MAGIC, PayloadKind};
+use sextant::summary::ProfileSummary;
 use sextant::{DatasetProfile, FeatureKind, ProfileView, Schema, Window};
 
 /// A version 1 envelope around [`GOLDEN_PAYLOAD`], written once by an implementation
 /// independent of `format::encode` (see `golden/README.md`) and never regenerated.
 const GOLDEN_V1: &[u8] = include_bytes!("golden/envelope-v1.bin");
 const GOLDEN_PAYLOAD: &[u8] = b"sextant golden payload v1";
+/// The same for version 2, around [`GOLDEN_PAYLOAD_V2`].
+const GOLDEN_V2: &[u8] = include_bytes!("golden/envelope-v2.bin");
+const GOLDEN_PAYLOAD_V2: &[u8] = b"sextant golden payload v2";
+/// A real profile written by format version 1 (`sextant profile`, see
+/// `golden/README.md`): integral, numeric, categorical, text and boolean features, two of
+/// them with dense cardinality sketches.
+const PROFILE_V1: &[u8] = include_bytes!("golden/profile-v1.bin");
 
 const KINDS: [PayloadKind; 1] = [PayloadKind::DatasetProfile];
 
@@ -25,11 +33,70 @@ fn real_profile_file() -> Vec<u8> {
 }
 
 #[test]
-fn golden_v1_is_reproduced_byte_for_byte() {
+fn golden_v2_is_reproduced_byte_for_byte() {
     assert_eq!(
-        format::encode(PayloadKind::DatasetProfile, GOLDEN_PAYLOAD),
-        GOLDEN_V1
+        format::encode(PayloadKind::DatasetProfile, GOLDEN_PAYLOAD_V2),
+        GOLDEN_V2
     );
+    assert_eq!(
+        format::decode(GOLDEN_V2),
+        Ok((PayloadKind::DatasetProfile, GOLDEN_PAYLOAD_V2))
+    );
+}
+
+#[test]
+fn version_1_differs_from_what_is_written_now_only_in_its_version() {
+    let mut now = format::encode(PayloadKind::DatasetProfile, GOLDEN_PAYLOAD);
+    now[8..10].copy_from_slice(&1u16.to_le_bytes());
+    assert_eq!(now, GOLDEN_V1);
+}
+
+#[test]
+fn a_version_1_profile_still_reads() {
+    let view = ProfileView::from_bytes(PROFILE_V1).expect("a version 1 profile reads");
+    let summary = ProfileSummary::of(&view);
+    assert_eq!(summary.rows, 3000);
+    let names: Vec<&str> = summary.features.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["id", "alcohol", "grape", "note", "flag"]);
+    let feature = |name: &str| &summary.features.iter().find(|(n, _)| n == name).unwrap().1;
+    let id = feature("id");
+    assert_eq!((id.kind, id.count, id.missing), ("integral", 3000, 0));
+    assert_eq!(
+        (id.min, id.max, id.mean),
+        (Some(0.0), Some(2999.0), Some(1499.5))
+    );
+    // Its cardinality sketch is dense, from the registers alone, as version 1 wrote it:
+    // within 3 standard errors (and the same estimate as when it was written).
+    let distinct = id.distinct_estimate.unwrap();
+    assert!(
+        (distinct - 3000.0).abs() <= 3.0 * 0.016 * 3000.0,
+        "{distinct}"
+    );
+    assert_eq!(distinct.round(), 3024.0);
+    let alcohol = feature("alcohol");
+    assert_eq!((alcohol.count, alcohol.missing), (2969, 31));
+    assert!(alcohol.quantiles.as_ref().is_some_and(|q| q.len() == 7));
+    let grape = feature("grape");
+    assert_eq!(grape.kind, "categorical");
+    assert_eq!(grape.distinct_estimate.map(f64::round), Some(4.0));
+    assert_eq!(grape.frequent_items.as_ref().map(Vec::len), Some(4));
+    let note = feature("note");
+    assert_eq!(note.kind, "text");
+    assert_eq!(note.text.as_ref().map(|t| t["word_count"].n), Some(3000));
+    assert_eq!(
+        feature("flag").mean.map(|m| (m * 3000.0).round()),
+        Some(1000.0)
+    );
+    // Written again, it is a version 2 file that holds the same, and the two merge.
+    let again = view.to_bytes().unwrap();
+    assert_eq!(&again[8..10], &[2, 0]);
+    let again = ProfileView::from_bytes(&again).unwrap();
+    let json = |s: &ProfileSummary| serde_json::to_string(s).unwrap();
+    assert_eq!(json(&ProfileSummary::of(&again)), json(&summary));
+    let merged = view
+        .merge(&again)
+        .expect("a version 1 and a version 2 view merge");
+    assert_eq!(merged.rows(), 6000);
 }
 
 #[test]
@@ -61,7 +128,13 @@ fn golden_v1_header_fields() {
     );
     assert_eq!(&GOLDEN_V1[24..], GOLDEN_PAYLOAD);
     assert_eq!(MAGIC, *b"SXTPROF\0");
-    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(&GOLDEN_V2[8..10], &[2, 0], "format version 2");
+    assert_eq!(
+        &GOLDEN_V2[20..24],
+        &[0xac, 0xcb, 0xc5, 0x08],
+        "CRC-32 of the payload"
+    );
+    assert_eq!(FORMAT_VERSION, 2);
 }
 
 #[test]
@@ -75,7 +148,12 @@ fn real_profile_round_trips() {
 
 #[test]
 fn truncation_at_every_offset_is_an_error() {
-    for file in [GOLDEN_V1.to_vec(), real_profile_file()] {
+    for file in [
+        GOLDEN_V1.to_vec(),
+        GOLDEN_V2.to_vec(),
+        PROFILE_V1.to_vec(),
+        real_profile_file(),
+    ] {
         for len in 0..file.len() {
             let cut = &file[..len];
             let err = format::decode(cut).expect_err("a truncated file must not decode");
@@ -98,7 +176,7 @@ fn truncation_at_every_offset_is_an_error() {
 
 #[test]
 fn every_single_bit_flip_is_an_error() {
-    for file in [GOLDEN_V1.to_vec(), real_profile_file()] {
+    for file in [GOLDEN_V1.to_vec(), GOLDEN_V2.to_vec(), real_profile_file()] {
         for bit in 0..file.len() * 8 {
             let mut damaged = file.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
@@ -134,7 +212,7 @@ fn newer_version_is_refused_naming_both_versions() {
     );
     assert_eq!(
         err.to_string(),
-        "profile written by format version 7; this sextant reads versions up to 1 — upgrade \
+        "profile written by format version 7; this sextant reads versions up to 2 — upgrade \
          sextant"
     );
     // A newer version may have another header: it is refused even when the rest differs.

@@ -323,7 +323,7 @@ def test_pandas_and_pyarrow_are_optional():
 HEADER = 24  # magic (8), version (2), kind (1), flags (1), payload length (8), CRC-32 (4)
 
 
-def envelope(payload: bytes, version: int = 1, kind: int = 1) -> bytes:
+def envelope(payload: bytes, version: int = 2, kind: int = 1) -> bytes:
     """A profile envelope built by hand, as profiler/tests/golden/README.md describes it."""
     import struct
     import zlib
@@ -343,6 +343,11 @@ def test_golden_envelope_and_hand_made_headers(red):
     assert envelope(payload) == good  # the header is what the format documents
     with pytest.raises(sextant.FormatError, match="(?i)version"):
         sextant.Profile.from_bytes(envelope(payload, version=99))
+    # Version 1 files stay readable: the same payload, and a real profile written by it.
+    assert sextant.Profile.from_bytes(envelope(payload, version=1)).rows == len(red)
+    old = sextant.Profile.read(golden.with_name("profile-v1.bin"))
+    assert old.rows == 3000
+    assert old.summary()["features"]["id"]["max"] == 2999
 
 
 def test_corrupt_payloads_with_valid_checksums_never_panic(red):
