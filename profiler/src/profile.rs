@@ -17,6 +17,7 @@ use crate::format::{self, FormatError, PayloadKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A time window `[start_ms, end_ms)` in unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -519,32 +520,42 @@ impl ProfileView {
             data.merge_header(v);
         }
         // Feature by feature (each one's sketches stay in cache across the views), the
-        // features shared out between threads when there are many merges: features are
-        // independent and each is merged in view order, so the result is the same.
+        // features handed out one at a time to as many threads as there are cores when
+        // there are many merges (a thread slowed by a busy core takes fewer): features
+        // are independent and each is merged in view order, so the result is the same.
         let merges: usize = features.iter().map(|(_, _, o)| o.len()).sum();
         let threads = if merges < PARALLEL_MERGES {
             1
         } else {
-            std::thread::available_parallelism().map_or(1, usize::from)
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(features.len())
         };
-        let merge_part = |part: &[Occurrences<'a>]| -> Vec<Result<FeatureProfile, MergeError>> {
-            part.iter()
-                .map(|(name, _, o)| merge_occurrences(name, o))
-                .collect()
-        };
-        let merged = std::thread::scope(|scope| {
-            let mut parts = features.chunks(features.len().div_ceil(threads).max(1));
-            let mine = parts.next();
-            let others: Vec<_> = parts.map(|p| scope.spawn(move || merge_part(p))).collect();
-            let mut merged = mine.map(merge_part).unwrap_or_default();
-            for h in others {
-                merged.extend(
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
+        let next = AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((name, _, o)) = features.get(i) else {
+                    return done;
+                };
+                done.push((i, merge_occurrences(name, o)));
             }
-            merged
-        });
+        };
+        let mut merged: Vec<(usize, Result<FeatureProfile, MergeError>)> =
+            std::thread::scope(|scope| {
+                let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                let mut merged = work();
+                for h in others {
+                    merged.extend(
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    );
+                }
+                merged
+            });
+        merged.sort_unstable_by_key(|(i, _)| *i);
+        let merged = merged.into_iter().map(|(_, f)| f);
         for ((name, _, _), f) in features.iter().zip(merged) {
             data.features.push(((*name).to_owned(), f?));
         }
