@@ -10,15 +10,29 @@ use sextant_server::serve::build_state;
 use sextant_server::state::{AppState, ServerConfig};
 use tower::ServiceExt;
 
+/// Server state and its data directory, removed when the test drops it; derefs to the
+/// state.
+pub struct TestState {
+    state: AppState,
+    _dir: super::TempDir,
+}
+
+impl std::ops::Deref for TestState {
+    type Target = AppState;
+    fn deref(&self) -> &AppState {
+        &self.state
+    }
+}
+
 /// Server state on the embedded model, in a fresh data directory named after the test.
-pub fn state_with(name: &str, config: ServerConfig) -> AppState {
-    let dir = std::env::temp_dir().join(format!("sextant-router-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    build_state(Model::embedded().unwrap().clone(), &dir, config).unwrap()
+pub fn state_with(name: &str, config: ServerConfig) -> TestState {
+    let dir = super::TempDir::new(&format!("router-{name}"));
+    let state = build_state(Model::embedded().unwrap().clone(), &dir, config).unwrap();
+    TestState { state, _dir: dir }
 }
 
 /// [`state_with`] the default configuration.
-pub fn state(name: &str) -> AppState {
+pub fn state(name: &str) -> TestState {
     state_with(name, ServerConfig::default())
 }
 
