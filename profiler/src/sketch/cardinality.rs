@@ -41,6 +41,8 @@ const P_SPARSE: u32 = 25;
 const Q: u8 = (64 - P) as u8;
 /// Codes buffered unsorted before they are merged into the sorted list.
 const BUFFER: usize = 256;
+/// Codes decoded at a time when they raise dense registers.
+const BATCH: usize = 256;
 /// Index bits of the linear-counting bitmap: a bit per value of the hash's top 16 bits.
 const P_LINEAR: u32 = 16;
 /// Bits of the linear-counting bitmap.
@@ -99,6 +101,11 @@ impl Linear {
         for (w, o) in self.words.iter_mut().zip(&other.words) {
             *w |= o;
         }
+        self.recount();
+    }
+
+    /// Sets `ones` from the words.
+    fn recount(&mut self) {
         self.ones = self.words.iter().map(|w| w.count_ones()).sum();
     }
 
@@ -149,7 +156,8 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
     *r = (*r).max(value);
 }
 
-/// Raises the dense registers to the values of sparse codes. A code's register is the
+/// Raises the dense registers to the values of sparse codes (a sparse sketch's two
+/// lists: its sorted codes and its buffer). A code's register is the
 /// top 12 bits of its 25-bit index; its value, the leading zeros of the 13 bits below
 /// them plus one or, if they are all zero, 13 plus the code's rank. Two passes the
 /// compiler keeps apart: first every code's register as `index << 8 | value`, without
@@ -157,32 +165,35 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
 /// value), then the maxima — about half the time of one pass. (Skipping values under
 /// the lowest register with a branch in those passes measured slower: the test
 /// mispredicts. The filter below tests the raw codes instead, without a branch.)
-fn raise_to_codes(regs: &mut [u8; M], codes: &[u32]) {
+fn raise_to_codes(regs: &mut [u8; M], lists: [&[u32]; 2]) {
     // Only a code above the lowest register can raise one, and a code's value is above
     // `floor` exactly when its 13 low index bits are below `2^(13 - floor)` (zero bits
     // give 13 plus the rank, above any floor under 14). Merging many sparse sketches into
     // a dense one, the floor soon reaches 3 to 5: most codes are dropped by that one
     // comparison, without a branch, before the work of the two passes.
+    // (The floor of the registers before the first list holds for both.)
     let floor = regs.iter().copied().min().unwrap_or(0);
     if floor == 0 || floor > (P_SPARSE - P) as u8 {
-        return raise_all_to_codes(regs, codes);
+        return lists
+            .iter()
+            .for_each(|codes| raise_all_to_codes(regs, codes));
     }
     let limit = 1u32 << ((P_SPARSE - P) as u8 - floor);
-    let mut kept = [0u32; 256];
-    for chunk in codes.chunks(kept.len()) {
+    let mut kept = [0u32; BATCH];
+    for chunk in lists.iter().flat_map(|codes| codes.chunks(BATCH)) {
         let mut n = 0;
         for &code in chunk {
-            kept[n % 256] = code;
+            kept[n % BATCH] = code;
             n += usize::from((code >> 6) & ((1 << (P_SPARSE - P)) - 1) < limit);
         }
         raise_all_to_codes(regs, &kept[..n]);
     }
 }
 
-/// [`raise_to_codes`] for every code.
+/// [`raise_to_codes`] for every code (into registers just made, with no floor to use).
 fn raise_all_to_codes(regs: &mut [u8; M], codes: &[u32]) {
-    let mut batch = [0u32; 256];
-    for chunk in codes.chunks(batch.len()) {
+    let mut batch = [0u32; BATCH];
+    for chunk in codes.chunks(BATCH) {
         for (out, &code) in batch.iter_mut().zip(chunk) {
             let index25 = code >> 6;
             let rank = code & 63;
@@ -310,12 +321,24 @@ impl Cardinality {
             let mut regs = Box::new([0u8; M]);
             let mut linear = Linear::new();
             for codes in [sorted, buffer] {
-                raise_to_codes(&mut regs, codes);
+                raise_all_to_codes(&mut regs, codes);
                 linear.insert_codes(codes);
             }
             let mut linear = Some(linear);
             bound_linear(&mut linear);
             self.repr = Repr::Dense { regs, linear };
+        }
+    }
+
+    /// This sketch with no codes pending in its buffer: itself, or a flushed copy.
+    fn flushed(&self) -> std::borrow::Cow<'_, Cardinality> {
+        match &self.repr {
+            Repr::Sparse { buffer, .. } if !buffer.is_empty() => {
+                let mut me = self.clone();
+                me.flush();
+                std::borrow::Cow::Owned(me)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
         }
     }
 
@@ -332,11 +355,10 @@ impl Cardinality {
                 buffer: pending,
             } => {
                 if let Repr::Dense { regs, linear } = &mut self.repr {
-                    for codes in [theirs, pending] {
-                        raise_to_codes(regs, codes);
-                        if let Some(l) = linear {
-                            l.insert_codes(codes);
-                        }
+                    raise_to_codes(regs, [theirs, pending]);
+                    if let Some(l) = linear {
+                        l.insert_codes(theirs);
+                        l.insert_codes(pending);
                     }
                     bound_linear(linear);
                     return;
@@ -380,9 +402,7 @@ impl Cardinality {
     /// assert_eq!(c.estimate().round(), 100.0);
     /// ```
     pub fn estimate(&self) -> f64 {
-        let mut me = self.clone();
-        me.flush();
-        match &me.repr {
+        match &self.flushed().repr {
             Repr::Sparse { sorted, .. } => {
                 let n = sorted.len() as f64;
                 // Linear counting over 2^25 buckets.
@@ -412,10 +432,8 @@ impl Cardinality {
     /// by the bitmap's 1,024 little-endian `u64` words while it is kept (mode 2, since
     /// format version 2).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut me = self.clone();
-        me.flush();
         let mut out = vec![1u8];
-        match &me.repr {
+        match &self.flushed().repr {
             Repr::Sparse { sorted, .. } => {
                 out.push(0);
                 write_varint(&mut out, sorted.len() as u64);
@@ -511,7 +529,7 @@ impl Cardinality {
                     for (w, b) in l.words.iter_mut().zip(bitmap.chunks_exact(8)) {
                         *w = u64::from_le_bytes(b.try_into().unwrap_or_default());
                     }
-                    l.ones = l.words.iter().map(|w| w.count_ones()).sum();
+                    l.recount();
                     if l.ones > LINEAR_MAX_ONES {
                         return err("bitmap kept past half full");
                     }
@@ -646,7 +664,7 @@ mod tests {
                 for rank in [1, 2, 39, 40] {
                     let code = ((index << (P_SPARSE - P) | low) << 6) | rank;
                     let mut regs = Box::new([0u8; M]);
-                    raise_to_codes(&mut regs, &[code]);
+                    raise_to_codes(&mut regs, [&[code], &[]]);
                     let (i, v) = dense_of_code(code);
                     assert_eq!(regs[i], v, "code {code:#x}");
                     assert_eq!(regs.iter().filter(|&&r| r != 0).count(), 1);
@@ -677,7 +695,8 @@ mod tests {
                 let (i, v) = dense_of_code(c);
                 want[i] = want[i].max(v);
             }
-            raise_to_codes(&mut regs, &codes);
+            let (a, b) = codes.split_at(n / 3);
+            raise_to_codes(&mut regs, [a, b]);
             prop_assert!(regs[..] == want[..]);
         }
     }

@@ -143,6 +143,14 @@ pub(crate) struct Kll {
     capacity: usize,
 }
 
+/// Moves level bounds by `by` places (down when negative): the levels they start keep
+/// their keys, which the caller moved.
+fn shift(bounds: &mut [u32], by: isize) {
+    bounds
+        .iter_mut()
+        .for_each(|s| *s = s.wrapping_add_signed(by as i32));
+}
+
 /// A clone has level 0 sorted (it is an immutable view's, or about to be merged into):
 /// sorted once here, not in every merge, query or serialization of it.
 impl Clone for Kll {
@@ -151,9 +159,7 @@ impl Clone for Kll {
         let free = self.free();
         let mut items = self.items[free..].to_vec();
         let mut starts = self.starts;
-        starts[..=self.levels]
-            .iter_mut()
-            .for_each(|s| *s -= free as u32);
+        shift(&mut starts[..=self.levels], -(free as isize));
         if !self.level0_sorted {
             items[..starts[1] as usize].sort_unstable();
         }
@@ -252,10 +258,6 @@ impl Kll {
         (0..levels).map(|h| self.cap(levels, h)).sum()
     }
 
-    fn num_levels(&self) -> usize {
-        self.levels
-    }
-
     #[inline]
     fn start(&self, level: usize) -> usize {
         self.starts[level] as usize
@@ -300,10 +302,7 @@ impl Kll {
         self.items.reserve_exact(delta);
         self.items.resize(new_len, 0);
         self.items.copy_within(free..len, free + delta);
-        let levels = self.levels;
-        self.starts[..=levels]
-            .iter_mut()
-            .for_each(|s| *s += delta as u32);
+        shift(&mut self.starts[..=self.levels], delta as isize);
     }
 
     /// After a merge: gives back a buffer more than twice as long as the sketch needs
@@ -315,10 +314,7 @@ impl Kll {
             let cut = free - (target - (len - free));
             self.items.drain(..cut);
             self.items.shrink_to_fit();
-            let levels = self.levels;
-            self.starts[..=levels]
-                .iter_mut()
-                .for_each(|s| *s -= cut as u32);
+            shift(&mut self.starts[..=self.levels], -(cut as isize));
         }
     }
 
@@ -394,7 +390,7 @@ impl Kll {
     /// `compress_while_updating`), adding a level on top if that was the top one.
     #[cold]
     fn compress_while_updating(&mut self) {
-        let levels = self.num_levels();
+        let levels = self.levels;
         let level = (0..levels)
             .find(|&h| self.level_len(h) >= self.cap(levels, h))
             .unwrap_or(0);
@@ -402,7 +398,7 @@ impl Kll {
             self.push_level();
         }
         self.compact(level);
-        self.capacity = self.total_cap(self.num_levels());
+        self.capacity = self.total_cap(self.levels);
     }
 
     /// Sorts `level` if it is level 0, keeps its smallest key there if its size is odd,
@@ -429,9 +425,7 @@ impl Kll {
             merge_front(rest, kept);
             let free = self.free();
             self.items.copy_within(free..base, free + half);
-            self.starts[..=level]
-                .iter_mut()
-                .for_each(|s| *s += half as u32);
+            shift(&mut self.starts[..=level], half as isize);
             self.starts[level + 1] = (base + half) as u32;
         }
         if level == 0 {
@@ -444,13 +438,13 @@ impl Kll {
     /// while the sketch is over its total capacity (DataSketches' `general_compress`),
     /// then single compactions until it is within capacity.
     fn general_compress(&mut self) {
-        let mut levels = self.num_levels();
+        let mut levels = self.levels;
         let mut target = self.total_cap(levels);
         let mut level = 0;
         while level < levels {
             let cap = self.cap(levels, level);
             if self.retained() >= target && self.level_len(level) >= cap {
-                if level + 1 == self.num_levels() {
+                if level + 1 == self.levels {
                     self.push_level();
                 }
                 self.compact(level);
@@ -464,7 +458,7 @@ impl Kll {
         while self.levels > 1 && self.level_len(self.levels - 1) == 0 {
             self.levels -= 1;
         }
-        self.capacity = self.total_cap(self.num_levels());
+        self.capacity = self.total_cap(self.levels);
         while self.retained() > self.capacity {
             self.compress_while_updating();
         }
@@ -494,7 +488,7 @@ impl Kll {
         self.n = n;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        let levels = self.num_levels().max(other.num_levels());
+        let levels = self.levels.max(other.levels);
         while self.levels < levels {
             self.push_level();
         }
@@ -562,9 +556,7 @@ impl Kll {
         self.reserve_free(j);
         let (free, at, end) = (self.free(), self.start(level), self.start(level + 1));
         self.items.copy_within(free..at, free - j);
-        self.starts[..=level]
-            .iter_mut()
-            .for_each(|s| *s -= j as u32);
+        shift(&mut self.starts[..=level], -(j as isize));
         let dst = &mut self.items[at - j..end];
         if level == 0 && !self.level0_sorted {
             dst[..j].copy_from_slice(keys);
@@ -793,7 +785,7 @@ impl Kll {
     /// would wait for more: compactions at each of these levels are no more frequent
     /// than in [`Kll::update`], and the rank-error bound holds.
     fn bulk_depth(&self) -> usize {
-        let levels = self.num_levels();
+        let levels = self.levels;
         (0..levels - 1)
             .take_while(|&h| self.cap(levels, h) <= BLOCK)
             .count()
@@ -807,7 +799,7 @@ impl Kll {
     /// last whole block) joins the sketch's levels, which are then compressed as after
     /// an update. A fifth of the time of [`Kll::update`] on each value (`benches/`).
     fn update_bulk(&mut self, xs: &[f64], depth: usize) {
-        debug_assert!(xs.len() <= BULK && depth < self.num_levels());
+        debug_assert!(xs.len() <= BULK && depth < self.levels);
         let whole = xs.len() / BLOCK * BLOCK;
         let (head, tail) = xs.split_at(whole);
         // Short slices (a live profile's 32 held rows) get a short buffer: zeroing 4 KiB
@@ -1083,8 +1075,8 @@ impl Kll {
         }
         out.extend_from_slice(&value(self.min).to_le_bytes());
         out.extend_from_slice(&value(self.max).to_le_bytes());
-        out.push(self.num_levels() as u8);
-        for level in 0..self.num_levels() {
+        out.push(self.levels as u8);
+        for level in 0..self.levels {
             write_varint(&mut out, self.level_len(level) as u64);
         }
         let mut level0 = self.level(0).to_vec();
@@ -1424,7 +1416,7 @@ mod tests {
             merged.merge(&s);
         }
         assert_eq!(merged.n(), 120_000);
-        assert!(merged.retained() <= total_capacity(272, merged.num_levels()));
+        assert!(merged.retained() <= total_capacity(272, merged.levels));
         let err = max_rank_error(&merged, &xs);
         assert!(err <= merged.rank_error_bound(), "rank error {err}");
     }
