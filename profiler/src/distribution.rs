@@ -33,6 +33,15 @@ impl Distribution {
         }
     }
 
+    /// Empties the distribution, keeping the buffers its sketch grew (see
+    /// [`Quantiles::reset`]).
+    pub fn reset(&mut self) {
+        self.moments = Moments::new();
+        self.min = f64::INFINITY;
+        self.max = f64::NEG_INFINITY;
+        self.quantiles.reset();
+    }
+
     /// Adds one value; the caller passes finite values only.
     #[inline]
     pub fn update(&mut self, x: f64) {

@@ -183,6 +183,11 @@ impl CategoricalMetrics {
         self.frequent.update_ref(s);
     }
 
+    fn reset(&mut self) {
+        self.distinct.reset();
+        self.frequent.reset();
+    }
+
     fn merge(&mut self, other: &CategoricalMetrics) {
         self.distinct.merge(&other.distinct);
         self.frequent.merge(&other.frequent);
@@ -286,6 +291,32 @@ impl FeatureProfile {
             kind,
             counts: Counts::new(),
             metrics,
+        }
+    }
+
+    /// Empties the profile, keeping its kind and the buffers its sketches grew, so that
+    /// the next window recorded into it allocates nothing until it outgrows this one:
+    /// what [`crate::recorder::Recorder`] does with a closed window's live profiles.
+    /// It is then equal to [`FeatureProfile::new`] of its kind.
+    pub fn reset(&mut self) {
+        self.counts = Counts::new();
+        match &mut self.metrics {
+            Metrics::Numeric(m) => {
+                m.distribution.reset();
+                m.distinct.reset();
+                if let Some(f) = &mut m.frequent {
+                    f.reset();
+                }
+            }
+            Metrics::Categorical(m) => m.reset(),
+            Metrics::Text(m) => {
+                m.metadata.reset();
+                if let Some(raw) = &mut m.raw {
+                    raw.reset();
+                }
+            }
+            Metrics::Magnitude(m) => *m = MagnitudeMetrics::default(),
+            Metrics::Image(m) => m.reset(),
         }
     }
 

@@ -197,6 +197,11 @@ impl ImageMetrics {
         }
     }
 
+    /// Empties every distribution, keeping their buffers.
+    pub fn reset(&mut self) {
+        self.dists.iter_mut().for_each(Distribution::reset);
+    }
+
     /// Merges `other` into these metrics.
     pub fn merge(&mut self, other: &ImageMetrics) {
         for (a, b) in self.dists.iter_mut().zip(&other.dists) {

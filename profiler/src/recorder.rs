@@ -11,6 +11,16 @@
 //! [`ProfileView`], keeps it in a bounded in-memory history and hands it to the sink
 //! (the server's store). [`Recorder::query`] merges any range of windows from that
 //! history, *including the window still open*.
+//!
+//! A closed window's live profile is not dropped: its shard keeps it as a spare, and
+//! the shard's next window starts in it, emptied in place ([`DatasetProfile::reset`]).
+//! Once the first windows have grown their sketches, recording allocates nothing at a
+//! window's start nor while it fills (`profiler/tests/memory.rs`), and the closed
+//! window's copy — its view — is made on the rotating thread. (Allocating a window's
+//! sketches anew on the request threads left holes among the requests' own allocations
+//! that the next window never quite refilled: the server's resident memory crept up with
+//! every rotation, `benches/RESULTS.md`.) A shard holds at most its live windows and
+//! one spare.
 
 use crate::Value;
 use crate::profile::{DatasetProfile, ProfileView, Schema, Window};
@@ -59,6 +69,8 @@ impl Default for RecorderConfig {
 struct Shard {
     /// Live profiles by window start: normally one, briefly two around a rotation.
     live: Vec<(i64, DatasetProfile)>,
+    /// A closed window's profile, which the shard's next window is recorded into.
+    spare: Option<DatasetProfile>,
 }
 
 /// Tumbling-window recorder; share it between threads with an `Arc`.
@@ -87,7 +99,12 @@ impl Recorder {
     /// A recorder of `schema`'s features, handing closed windows to `sink`.
     pub fn new(schema: Schema, config: RecorderConfig, sink: Option<Sink>) -> Self {
         let shards = (0..config.shards.max(1))
-            .map(|_| Mutex::new(Shard { live: Vec::new() }))
+            .map(|_| {
+                Mutex::new(Shard {
+                    live: Vec::new(),
+                    spare: None,
+                })
+            })
             .collect();
         Recorder {
             schema,
@@ -132,7 +149,14 @@ impl Recorder {
         let i = match shard.live.iter().position(|(s, _)| *s == start) {
             Some(i) => i,
             None => {
-                let p = self.new_profile(start);
+                let window = Window::new(start, start + self.config.window_ms);
+                let p = match shard.spare.take() {
+                    Some(mut p) => {
+                        p.reset(window);
+                        p
+                    }
+                    None => self.new_profile(start),
+                };
                 shard.live.push((start, p));
                 shard.live.len() - 1
             }
@@ -154,36 +178,38 @@ impl Recorder {
     /// Closes live windows that start before the current window (`limit` = `i64::MIN`)
     /// or, with `limit` = `i64::MAX`, all of them.
     fn rotate_before(&self, limit: i64) -> Vec<Window> {
-        let mut closed: BTreeMap<i64, DatasetProfile> = BTreeMap::new();
+        // Each closed profile's view, by window start, in shard order.
+        let mut closed: BTreeMap<i64, Vec<ProfileView>> = BTreeMap::new();
         for shard in &self.shards {
-            let mut shard = lock(shard);
-            let current = if limit == i64::MAX {
-                i64::MAX
-            } else {
-                self.window_start((self.config.clock)())
-            };
-            let mut i = 0;
-            while i < shard.live.len() {
-                if shard.live[i].0 < current {
-                    let (start, p) = shard.live.swap_remove(i);
-                    match closed.entry(start) {
-                        std::collections::btree_map::Entry::Vacant(e) => {
-                            e.insert(p);
-                        }
-                        std::collections::btree_map::Entry::Occupied(mut e) => {
-                            // Same schema on both sides: merging cannot fail.
-                            let _ = e.get_mut().merge_view(&p.view());
-                        }
-                    }
+            let taken = {
+                let mut shard = lock(shard);
+                let current = if limit == i64::MAX {
+                    i64::MAX
                 } else {
-                    i += 1;
+                    self.window_start((self.config.clock)())
+                };
+                let mut taken = Vec::new();
+                let mut i = 0;
+                while i < shard.live.len() {
+                    if shard.live[i].0 < current {
+                        taken.push(shard.live.swap_remove(i));
+                    } else {
+                        i += 1;
+                    }
                 }
+                taken
+            };
+            // Copied outside the shard's lock, then kept for the shard's next window.
+            for (start, p) in taken {
+                closed.entry(start).or_default().push(p.view());
+                lock(shard).spare.get_or_insert(p);
             }
         }
         let mut windows = Vec::new();
-        for (start, p) in closed {
+        for (start, views) in closed {
             let window = Window::new(start, start + self.config.window_ms);
-            let view = p.view();
+            // Same schema in every shard: merging cannot fail.
+            let view = ProfileView::merge_all(&views).unwrap_or_default();
             // History first, so a query never misses the window while the sink works.
             {
                 let mut history = lock(&self.history);

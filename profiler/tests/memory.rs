@@ -14,6 +14,7 @@ use sextant::{DatasetProfile, FeatureKind, Schema, Value, Window};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 struct Counting;
 
@@ -192,3 +193,58 @@ fn recording_a_warm_window_does_not_allocate() {
         recorder.record_row(fill(&mut row, r));
     });
 }
+
+/// A recorder's next windows start in the closed windows' profiles, emptied in place:
+/// once the first windows have grown the sketches, a window of the same traffic records
+/// without one allocator call — at its start nor after — where a new profile per window
+/// made hundreds (the server's resident memory crept up with them, `benches/RESULTS.md`).
+/// A window of many distinct values makes its distinct-count sketch's registers anew
+/// (a reset one is sparse again, and grows its lists anew): 14 calls per feature and
+/// window, against 31 for a new profile.
+#[test]
+fn a_recorders_next_window_reuses_the_closed_ones_buffers() {
+    let now = Arc::new(AtomicI64::new(0));
+    let clock = now.clone();
+    let config = RecorderConfig {
+        shards: 1,
+        window_ms: 1_000,
+        clock: Arc::new(move || clock.load(Ordering::SeqCst)),
+        ..RecorderConfig::default()
+    };
+    let mut row = vec![Value::Float(0.0); 11];
+    // Heavy ties (the distinct-count sketches stay sparse), then well-spread values.
+    let streams: [(&str, fn(usize, usize) -> f64, usize); 2] = [
+        ("heavy ties", |r, f| ((r * 7919 + f) % 7) as f64, 0),
+        ("all distinct", spread, 11 * 16),
+    ];
+    for (name, value, limit) in streams {
+        let recorder = Recorder::new(schema(), config.clone(), None);
+        let mut calls_per_window = Vec::new();
+        for w in 0..4 {
+            now.store(w * 1_000, Ordering::SeqCst);
+            let mut record = |rows: std::ops::Range<usize>| {
+                let before = calls();
+                for r in rows {
+                    for (f, v) in row.iter_mut().enumerate() {
+                        *v = Value::Float(value(r, f));
+                    }
+                    recorder.record_row(&row);
+                }
+                calls() - before
+            };
+            // As in a server: the window's first rows arrive before the last one is
+            // rotated (whose copy, made by `rotate`, is not counted).
+            let first = record(0..100);
+            recorder.rotate();
+            calls_per_window.push(first + record(100..WARM));
+        }
+        eprintln!("{name}: allocator calls per window {calls_per_window:?}");
+        // Windows 0 and 1 are new profiles; 2 and 3 start in theirs.
+        assert!(
+            calls_per_window[2..].iter().all(|&n| n <= limit),
+            "{name}: allocator calls per window {calls_per_window:?}"
+        );
+        assert!(calls_per_window[0] > limit, "{name}: {calls_per_window:?}");
+    }
+}
+

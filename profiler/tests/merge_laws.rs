@@ -233,3 +233,46 @@ fn rows_held_back_are_all_recorded() {
     assert_eq!(held.view().rows(), 151);
     assert_eq!(exact_json(&held.view()), exact_json(&plain.view()));
 }
+
+/// Rows of every kind but images: `rows` of them, `distinct` values per column.
+fn record_mixed(p: &mut DatasetProfile, rows: usize, distinct: usize, seed: u64) {
+    let mut rng = Rng::new(seed);
+    for r in 0..rows {
+        let i = (rng.uniform() * distinct as f64) as usize;
+        let label = format!("label {i}");
+        let text = format!("Note {i}: {} words", r % 13);
+        p.record_row(&[
+            Value::Float(rng.normal() * 10.0 + i as f64),
+            Value::Int(i as i64),
+            Value::Str(&label),
+            Value::Str(&text),
+            Value::Float(rng.uniform() * 1e3),
+        ]);
+    }
+}
+
+#[test]
+fn a_reset_profile_records_as_a_new_one() {
+    // A recorder's next window starts in the closed window's profile, emptied: what it
+    // then records must be what a new profile would, byte for byte — after windows whose
+    // sketches grew levels and turned dense, and after ones that stayed small.
+    let schema = schema().with("m", FeatureKind::Magnitude);
+    let window = Window::new(10, 20);
+    for (first_rows, first_distinct) in [(200_000, 100_000), (50, 5), (0, 1)] {
+        for (rows, distinct) in [(30_000, 20_000), (3_000, 7), (40, 40)] {
+            let mut reused = DatasetProfile::new(&schema, Window::new(0, 10));
+            reused.set_tag("model", "v1");
+            record_mixed(&mut reused, first_rows, first_distinct, 1);
+            reused.reset(window);
+            record_mixed(&mut reused, rows, distinct, 2);
+            let mut fresh = DatasetProfile::new(&schema, window);
+            fresh.set_tag("model", "v1");
+            record_mixed(&mut fresh, rows, distinct, 2);
+            assert_eq!(
+                reused.view().to_bytes().unwrap(),
+                fresh.view().to_bytes().unwrap(),
+                "{first_rows} rows of {first_distinct} distinct, then {rows} of {distinct}"
+            );
+        }
+    }
+}

@@ -248,6 +248,26 @@ impl Cardinality {
         }
     }
 
+    /// Empties the sketch. A sparse one keeps its lists' buffers, so refilling it
+    /// allocates nothing until it outgrows them; a dense one becomes sparse again and
+    /// gives its registers back (a reset keeps at most what a sparse sketch holds).
+    ///
+    /// ```
+    /// let mut c = sextant::sketch::Cardinality::new();
+    /// c.insert_hash(sextant::hash::hash_str("a"));
+    /// c.reset();
+    /// assert_eq!(c, sextant::sketch::Cardinality::new());
+    /// ```
+    pub fn reset(&mut self) {
+        match &mut self.repr {
+            Repr::Sparse { sorted, buffer } => {
+                sorted.clear();
+                buffer.clear();
+            }
+            Repr::Dense { .. } => *self = Cardinality::new(),
+        }
+    }
+
     /// Adds one value, given as its [`crate::hash`] hash.
     #[inline]
     pub fn insert_hash(&mut self, hash: u64) {

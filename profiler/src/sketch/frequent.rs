@@ -46,6 +46,11 @@ impl<T: Eq + Hash> FrequentItems<T> {
         FrequentItems { sketch }
     }
 
+    /// Empties the sketch (its map is made anew at its smallest size).
+    pub fn reset(&mut self) {
+        self.sketch.reset();
+    }
+
     /// Counts one occurrence of `value`.
     #[inline]
     pub fn update(&mut self, value: T) {

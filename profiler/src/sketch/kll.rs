@@ -218,6 +218,21 @@ impl Kll {
         }
     }
 
+    /// Empties the sketch, keeping `k` and its buffer (all of it free space now), so
+    /// that refilling it allocates nothing until it outgrows its largest length. The
+    /// sketch is then equal to a new one: the same values give the same sketch.
+    pub(crate) fn reset(&mut self) {
+        let len = self.items.len() as u32;
+        self.min_k = self.k;
+        self.n = 0;
+        self.min = u64::MAX;
+        self.max = 0;
+        self.starts = [len; MAX_LEVELS + 2];
+        self.levels = 1;
+        self.level0_sorted = true;
+        self.capacity = total_capacity(self.k, 1);
+    }
+
     /// Values seen.
     pub(crate) fn n(&self) -> u64 {
         self.n

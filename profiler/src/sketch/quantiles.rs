@@ -38,6 +38,20 @@ impl Quantiles {
         }
     }
 
+    /// Empties the sketch, keeping its `k` and the buffer it grew: refilling it
+    /// allocates only past its largest size so far (a recorder's live windows reuse
+    /// their sketches this way).
+    ///
+    /// ```
+    /// let mut q = sextant::sketch::Quantiles::new();
+    /// q.update(1.0);
+    /// q.reset();
+    /// assert_eq!(q, sextant::sketch::Quantiles::new());
+    /// ```
+    pub fn reset(&mut self) {
+        self.sketch.reset();
+    }
+
     /// Adds one value; NaN (and ±∞) is ignored (count it apart, see [`crate::Counts`]).
     #[inline]
     pub fn update(&mut self, x: f64) {
