@@ -4,7 +4,8 @@
 #   benches/load/soak.sh [SECONDS] [CONNECTIONS]     (defaults 600 and 8; needs wrk)
 #
 # Samples the server's VmRSS every 10 s after a 30 s warm-up (the windows, the drift
-# horizon and the prediction log reach their steady state within the first windows)
+# horizon and the prediction log reach their steady state within the first windows;
+# /metrics is scraped every 10 s from the start, as Prometheus would)
 # and prints every sample, then first, last, min, max and the spread relative to the
 # first sample. Uses 10 s windows and a 1-minute drift horizon so that many windows
 # rotate, are stored and expire from the horizon during the run. SEXTANT_BIN=path runs
@@ -29,7 +30,12 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && br
 wrk -t1 -c"$conns" -d"$((secs + 30))s" -s benches/load/predict.lua "http://127.0.0.1:$port/predict" \
   > "$dir/wrk.txt" &
 wrkpid=$!
-sleep 30
+# Warm-up, scraped as Prometheus would from the start: the first scrape registers the
+# per-feature series and merges the first horizon, memory the server then keeps.
+for _ in 1 2 3; do
+  sleep 10
+  curl -sf "http://127.0.0.1:$port/metrics" >/dev/null
+done
 samples=()
 for ((t = 0; t <= secs; t += 10)); do
   rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)

@@ -194,6 +194,9 @@ fn recording_a_warm_window_does_not_allocate() {
     });
 }
 
+/// Feature `f`'s value in row `r`.
+type ValueAt = fn(usize, usize) -> f64;
+
 /// A recorder's next windows start in the closed windows' profiles, emptied in place:
 /// once the first windows have grown the sketches, a window of the same traffic records
 /// without one allocator call — at its start nor after — where a new profile per window
@@ -213,7 +216,7 @@ fn a_recorders_next_window_reuses_the_closed_ones_buffers() {
     };
     let mut row = vec![Value::Float(0.0); 11];
     // Heavy ties (the distinct-count sketches stay sparse), then well-spread values.
-    let streams: [(&str, fn(usize, usize) -> f64, usize); 2] = [
+    let streams: [(&str, ValueAt, usize); 2] = [
         ("heavy ties", |r, f| ((r * 7919 + f) % 7) as f64, 0),
         ("all distinct", spread, 11 * 16),
     ];
@@ -247,4 +250,3 @@ fn a_recorders_next_window_reuses_the_closed_ones_buffers() {
         assert!(calls_per_window[0] > limit, "{name}: {calls_per_window:?}");
     }
 }
-

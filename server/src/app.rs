@@ -77,15 +77,32 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
+/// Runs `f` on tokio's blocking pool. The endpoints that merge windows or compare them
+/// with the baseline (a scrape does both) take milliseconds and a burst of allocations:
+/// on a request worker they would hold its requests up and leave holes in its heap
+/// among the requests' own allocations — the server's resident memory crept up with
+/// every scrape (`benches/RESULTS.md`). A panic in `f` becomes a 500.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the request's work failed: {e}"),
+        ))
+    })
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = off_workers(move || Ok(state.metrics.render())).await?;
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
-        .into_response()
+        .into_response())
 }
 
 /// Reads `start`/`end` (RFC 3339 or unix seconds) with defaults.
@@ -209,8 +226,7 @@ async fn profiles(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let w = range(&q, 3_600_000)?;
-    let view = profile_of_range(&state, w)?;
-    respond_profile(&view, &q)
+    off_workers(move || respond_profile(&profile_of_range(&state, w)?, &q)).await
 }
 
 async fn baseline(
@@ -260,22 +276,26 @@ async fn windows(State(state): State<AppState>) -> Result<Json<serde_json::Value
     })))
 }
 
-async fn drift(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let view = state.horizon_view();
-    let report = state.drift_report(&view);
-    let mut json = serde_json::to_value(&report).unwrap_or_default();
-    json["horizon_seconds"] = serde_json::json!(state.config.horizon_ms as f64 / 1000.0);
-    json["model_version"] = serde_json::json!(state.model.version());
-    Json(json)
+async fn drift(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    off_workers(move || {
+        let report = state.drift_report(&state.horizon_view());
+        let mut json = serde_json::to_value(&report).unwrap_or_default();
+        json["horizon_seconds"] = serde_json::json!(state.config.horizon_ms as f64 / 1000.0);
+        json["model_version"] = serde_json::json!(state.model.version());
+        Ok(Json(json))
+    })
+    .await
 }
 
-async fn drift_report(State(state): State<AppState>) -> Html<String> {
-    let view = state.horizon_view();
-    let report = state.drift_report(&view);
-    let label = format!("last {} min of traffic", state.config.horizon_ms / 60_000);
-    Html(sextant::drift::render_html(
-        &report,
-        "training split",
-        &label,
-    ))
+async fn drift_report(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
+    off_workers(move || {
+        let report = state.drift_report(&state.horizon_view());
+        let label = format!("last {} min of traffic", state.config.horizon_ms / 60_000);
+        Ok(Html(sextant::drift::render_html(
+            &report,
+            "training split",
+            &label,
+        )))
+    })
+    .await
 }

@@ -104,17 +104,24 @@ pub async fn evaluation(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    crate::app::off_workers(move || evaluation_json(&state, &q)).await
+}
+
+fn evaluation_json(
+    state: &AppState,
+    q: &HashMap<String, String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let w = if q.contains_key("start") || q.contains_key("end") {
-        crate::app::range(&q, state.config.horizon_ms)?
+        crate::app::range(q, state.config.horizon_ms)?
     } else {
-        horizon(&state)
+        horizon(state)
     };
-    let view = profile_of_range(&state, w)?;
+    let view = profile_of_range(state, w)?;
     let summary = Evaluation::of(&view, w);
     let mut json = serde_json::to_value(&summary).unwrap_or_default();
     json["horizon_seconds"] = serde_json::json!(state.config.horizon_ms as f64 / 1000.0);
     json["model_version"] = serde_json::json!(state.model.version());
-    let h = horizon(&state);
+    let h = horizon(state);
     let counts = state.log.as_ref().map(|l| l.coverage(h.start_ms));
     let coverage = match counts {
         Some((n, k)) => serde_json::json!({

@@ -90,6 +90,9 @@ fn store_sink(store: Store) -> Sink {
     })
 }
 
+/// Threads of the blocking pool (see `serve`).
+const BLOCKING_THREADS: usize = 4;
+
 /// Closed windows of feature profiles the recorder keeps in memory.
 const FEATURE_WINDOWS_IN_MEMORY: usize = 2;
 
@@ -257,8 +260,16 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let state = build_state(model, &args.data_dir, config.clone())?;
+    // The blocking pool runs the rotations and the endpoints that merge windows (a
+    // scrape among them, `app::off_workers`). Its threads are kept, not left to exit
+    // after 10 idle seconds as by default: a scrape every 10 to 15 s would otherwise
+    // find its thread gone now and then and make one anew, with a stack and perhaps a
+    // heap arena of its own, and resident memory rose by a step each time
+    // (`benches/RESULTS.md`). A few suffice: the rest of a burst of queries waits.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_keep_alive(Duration::from_secs(24 * 3600))
         .build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
