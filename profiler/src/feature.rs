@@ -157,6 +157,14 @@ impl NumericMetrics {
             .update(i);
     }
 
+    fn reset(&mut self) {
+        self.distribution.reset();
+        self.distinct.reset();
+        if let Some(f) = &mut self.frequent {
+            f.reset();
+        }
+    }
+
     fn merge(&mut self, other: &NumericMetrics) {
         self.distribution.merge(&other.distribution);
         self.distinct.merge(&other.distinct);
@@ -301,20 +309,13 @@ impl FeatureProfile {
     pub fn reset(&mut self) {
         self.counts = Counts::new();
         match &mut self.metrics {
-            Metrics::Numeric(m) => {
-                m.distribution.reset();
-                m.distinct.reset();
-                if let Some(f) = &mut m.frequent {
-                    f.reset();
-                }
-            }
+            Metrics::Numeric(m) => m.reset(),
             Metrics::Categorical(m) => m.reset(),
             Metrics::Text(m) => {
                 m.metadata.reset();
-                if let Some(raw) = &mut m.raw {
-                    raw.reset();
-                }
+                m.raw.iter_mut().for_each(CategoricalMetrics::reset);
             }
+            // DDSketch has no reset of its own: made anew.
             Metrics::Magnitude(m) => *m = MagnitudeMetrics::default(),
             Metrics::Image(m) => m.reset(),
         }

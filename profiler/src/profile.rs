@@ -268,25 +268,31 @@ impl DatasetProfile {
         i
     }
 
-    /// Empties the profile for `window`, keeping its features, its tags and the
-    /// buffers its sketches grew (see [`FeatureProfile::reset`]): a recorder reuses a
-    /// closed window's live profiles this way, so that recording allocates only while
-    /// the first windows warm up.
+    /// Empties the profile of its rows and values, keeping its window, features, tags
+    /// and the buffers its sketches grew (see [`FeatureProfile::reset`]): a recorder
+    /// reuses a closed window's live profiles this way (with
+    /// [`DatasetProfile::set_window`]), so that recording allocates only while the
+    /// first windows warm up.
     ///
     /// ```
     /// use sextant::{DatasetProfile, FeatureKind, Schema, Window};
     /// let schema = Schema::new().with("x", FeatureKind::Numeric);
     /// let mut p = DatasetProfile::new(&schema, Window::new(0, 60_000));
     /// p.record_f64_row([1.5]);
-    /// p.reset(Window::new(60_000, 120_000));
+    /// p.reset();
+    /// p.set_window(Window::new(60_000, 120_000));
     /// let view = p.view();
     /// assert_eq!((view.rows(), view.window()), (0, Some(Window::new(60_000, 120_000))));
     /// ```
-    pub fn reset(&mut self, window: Window) {
-        self.data.window = Some(window);
+    pub fn reset(&mut self) {
         self.data.rows = 0;
         self.data.features.iter_mut().for_each(|(_, f)| f.reset());
         self.pending.clear();
+    }
+
+    /// Sets the window this profile covers.
+    pub fn set_window(&mut self, window: Window) {
+        self.data.window = Some(window);
     }
 
     /// Sets a tag (model version, dataset name, ...).

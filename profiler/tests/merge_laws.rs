@@ -263,7 +263,8 @@ fn a_reset_profile_records_as_a_new_one() {
             let mut reused = DatasetProfile::new(&schema, Window::new(0, 10));
             reused.set_tag("model", "v1");
             record_mixed(&mut reused, first_rows, first_distinct, 1);
-            reused.reset(window);
+            reused.reset();
+            reused.set_window(window);
             record_mixed(&mut reused, rows, distinct, 2);
             let mut fresh = DatasetProfile::new(&schema, window);
             fresh.set_tag("model", "v1");

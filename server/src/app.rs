@@ -78,10 +78,10 @@ async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>,
 }
 
 /// Runs `f` on tokio's blocking pool. The endpoints that merge windows or compare them
-/// with the baseline (a scrape does both) take milliseconds and a burst of allocations:
-/// on a request worker they would hold its requests up and leave holes in its heap
-/// among the requests' own allocations — the server's resident memory crept up with
-/// every scrape (`benches/RESULTS.md`). A panic in `f` becomes a 500.
+/// with the baseline (a scrape does both) take milliseconds and a burst of allocations,
+/// which would hold up a request worker's requests and interleave with their own
+/// allocations in its heap (the scrapes drive the soak's rise in resident memory:
+/// `benches/RESULTS.md`). A panic in `f` becomes a 500.
 pub(crate) async fn off_workers<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -262,10 +262,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     let state = build_state(model, &args.data_dir, config.clone())?;
     // The blocking pool runs the rotations and the endpoints that merge windows (a
     // scrape among them, `app::off_workers`). Its threads are kept, not left to exit
-    // after 10 idle seconds as by default: a scrape every 10 to 15 s would otherwise
-    // find its thread gone now and then and make one anew, with a stack and perhaps a
-    // heap arena of its own, and resident memory rose by a step each time
-    // (`benches/RESULTS.md`). A few suffice: the rest of a burst of queries waits.
+    // after 10 idle seconds as by default, where a scrape every 10 to 15 s would find
+    // its thread gone now and then and make one anew; and they are few, each being a
+    // stack and perhaps a heap arena (a new one showed as a step in resident memory,
+    // `benches/RESULTS.md`). The rest of a burst of queries waits.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)

@@ -223,14 +223,11 @@ impl Kll {
     /// sketch is then equal to a new one: the same values give the same sketch.
     pub(crate) fn reset(&mut self) {
         let len = self.items.len() as u32;
-        self.min_k = self.k;
-        self.n = 0;
-        self.min = u64::MAX;
-        self.max = 0;
-        self.starts = [len; MAX_LEVELS + 2];
-        self.levels = 1;
-        self.level0_sorted = true;
-        self.capacity = total_capacity(self.k, 1);
+        *self = Kll {
+            items: std::mem::take(&mut self.items),
+            starts: [len; MAX_LEVELS + 2],
+            ..Kll::new(self.k)
+        };
     }
 
     /// Values seen.

@@ -40,11 +40,6 @@ impl Magnitudes {
         }
     }
 
-    /// Empties the sketch (made anew: DDSketch has no reset of its own).
-    pub fn reset(&mut self) {
-        *self = Magnitudes::new();
-    }
-
     /// Adds one value; NaN and negative values are ignored (count them apart).
     #[inline]
     pub fn update(&mut self, x: f64) {
