@@ -189,6 +189,70 @@ pub fn build_state(model: Model, data_dir: &Path, config: ServerConfig) -> Resul
     Ok(state)
 }
 
+/// How often the housekeeping thread rotates windows.
+const ROTATION_TICK: Duration = Duration::from_secs(1);
+
+/// Retention runs at the first rotation tick and then once every this many (ten minutes).
+const RETENTION_EVERY: u64 = 600;
+
+/// The thread that rotates windows (each closed one goes to the store, with an fsync)
+/// and applies retention, off the async workers and off the blocking pool: a rotation
+/// meeting a scrape there would need a second pool thread, and each new thread may bring
+/// a heap arena of its own (a step in resident memory, `benches/RESULTS.md`).
+struct Housekeeper {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Housekeeper {
+    fn start(state: AppState) -> Result<Self> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sextant-rotate".into())
+            .spawn(move || {
+                let mut next = std::time::Instant::now() + ROTATION_TICK;
+                for n in 0u64.. {
+                    let wait = next.saturating_duration_since(std::time::Instant::now());
+                    match stopped.recv_timeout(wait) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        // Asked to stop, or the server is gone.
+                        _ => return,
+                    }
+                    next += ROTATION_TICK;
+                    state.recorder.rotate();
+                    state.evaluation.rotate();
+                    if n.is_multiple_of(RETENTION_EVERY) {
+                        apply_retention(&state);
+                    }
+                }
+            })
+            .context("cannot start the rotation thread")?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops the thread after the rotation in progress, if any.
+    fn stop(self) {
+        let _ = self.stop.send(());
+        if self.thread.join().is_err() {
+            tracing::error!("the rotation thread panicked");
+        }
+    }
+}
+
+fn apply_retention(state: &AppState) {
+    let cutoff = sextant::time::now_ms() - state.config.retention_ms;
+    for store in [&state.store, &state.evaluation_store]
+        .into_iter()
+        .flatten()
+    {
+        match store.remove_older_than(cutoff) {
+            Ok(0) => {}
+            Ok(k) => tracing::info!(removed = k, "retention: removed old windows"),
+            Err(e) => tracing::warn!(error = %e, "retention failed"),
+        }
+    }
+}
+
 fn duration(flag: &str, text: &str) -> Result<i64> {
     sextant::time::parse_duration_ms(text).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
 }
@@ -260,8 +324,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let state = build_state(model, &args.data_dir, config.clone())?;
-    // The blocking pool runs the rotations and the endpoints that merge windows (a
-    // scrape among them, `app::off_workers`). Its threads are kept, not left to exit
+    // The blocking pool runs the endpoints that merge windows (a scrape among them,
+    // `app::off_workers`); rotations have a thread of their own (`Housekeeper`), so
+    // that a scrape and a rotation never meet there and make it grow. Its threads are kept, not left to exit
     // after 10 idle seconds as by default, where a scrape every 10 to 15 s would find
     // its thread gone now and then and make one anew; and they are few, each being a
     // stack and perhaps a heap arena (a new one showed as a step in resident memory,
@@ -283,45 +348,12 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             window_s = config.window_ms / 1000,
             "sextant serving"
         );
-        // Window rotation every second; retention every ten minutes.
-        let ticker = {
-            let state = state.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                let mut n = 0u64;
-                loop {
-                    tick.tick().await;
-                    let rec = state.recorder.clone();
-                    let eval = state.evaluation.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        rec.rotate();
-                        eval.rotate();
-                    })
-                    .await;
-                    if n.is_multiple_of(600) {
-                        let cutoff = sextant::time::now_ms() - state.config.retention_ms;
-                        for store in [&state.store, &state.evaluation_store]
-                            .into_iter()
-                            .flatten()
-                        {
-                            match store.remove_older_than(cutoff) {
-                                Ok(0) => {}
-                                Ok(k) => {
-                                    tracing::info!(removed = k, "retention: removed old windows")
-                                }
-                                Err(e) => tracing::warn!(error = %e, "retention failed"),
-                            }
-                        }
-                    }
-                    n += 1;
-                }
-            })
-        };
+        let housekeeper = Housekeeper::start(state.clone())?;
         axum::serve(listener, app(state.clone()))
             .with_graceful_shutdown(shutdown_signal(state.clone()))
             .await
             .context("server error")?;
-        ticker.abort();
+        housekeeper.stop();
         if let Some(log) = &state.log {
             log.flush().await;
         }
