@@ -239,6 +239,37 @@ impl Housekeeper {
     }
 }
 
+/// Blocks of this size or more are mapped on their own and unmapped when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: std::ffi::c_int = 128 * 1024;
+
+/// Fixes glibc's mmap threshold at its default, 128 KiB. Left to itself, glibc raises
+/// the threshold to the size of each mapped block freed, so that after the first
+/// rotation or scrape the large buffers they use for a moment (a window file read, the
+/// merges of the horizon) come from the heap arenas instead, and each arena's top then
+/// stays where the largest such moment left it: resident memory that rose in steps
+/// during the first minutes of a soak. Set explicitly, the threshold stays
+/// (`mallopt(3)`), and those buffers go back to the system when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_mmap_threshold() {
+    /// `M_MMAP_THRESHOLD` of glibc's `malloc.h`.
+    const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    #[allow(unsafe_code)]
+    unsafe extern "C" {
+        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: glibc's `mallopt` takes any parameter and value (it answers 0 to those it
+    // refuses) and may be called from any thread at any time.
+    let done = unsafe { mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
+    if done != 1 {
+        tracing::debug!("glibc refused to fix its mmap threshold");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_mmap_threshold() {}
+
 fn apply_retention(state: &AppState) {
     let cutoff = sextant::time::now_ms() - state.config.retention_ms;
     for store in [&state.store, &state.evaluation_store]
@@ -287,6 +318,7 @@ async fn shutdown_signal(state: AppState) {
 ///
 /// Bad flags, an unloadable model, or an address that cannot be bound.
 pub fn serve(args: &ServeArgs) -> Result<()> {
+    fix_mmap_threshold();
     let config = ServerConfig {
         window_ms: duration("window", &args.window)?,
         horizon_ms: duration("drift-horizon", &args.drift_horizon)?,
