@@ -10,8 +10,9 @@
 //!   (one push per value; [`Kll::update_slice`] appends whole slices), sorted only when
 //!   it is compacted; upper levels stay sorted and are merged, never re-sorted;
 //! - the compaction's random offset is a hash of the stream length, the level and the
-//!   compacted keys (see [`coin`]), not a process-global RNG: the same values in the same
-//!   order give the same sketch, in any process, which keeps the tests deterministic and
+//!   compacted keys (in a merge's compactions of the other sketch's levels, of where
+//!   the run came from and its length: see [`coin`]), not a process-global RNG: the
+//!   same values in the same order give the same sketch, in any process, which keeps the tests deterministic and
 //!   re-serialization byte-identical;
 //! - the serialization sorts each level and codes the gaps between consecutive keys with
 //!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
