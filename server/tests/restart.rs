@@ -38,6 +38,25 @@ fn a_restart_on_the_same_data_directory_loses_nothing() {
     let (status, _) = http(server.port, "POST", "/predict", r#"{"ph": "sour"}"#).unwrap();
     assert_eq!(status, 422);
     assert_eq!(rows_since(server.port, start_s), 150);
+    // The rotation thread stores each window that closes while the server runs (it
+    // ticks every second: waited for, within 5 s).
+    let stored = || {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("window-")
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while stored() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(stored() >= 1, "no window stored while serving");
     server.stop();
 
     let server = Server::start(&dir);
