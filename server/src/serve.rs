@@ -244,10 +244,6 @@ impl Housekeeper {
     }
 }
 
-/// Blocks of this size or more are mapped on their own and unmapped when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: std::ffi::c_int = 128 * 1024;
-
 /// Fixes glibc's mmap threshold at its default, 128 KiB. Left to itself, glibc raises
 /// the threshold to the size of each mapped block freed, so that after the first
 /// rotation or scrape the large buffers they use for a moment (a window file read, the
@@ -259,6 +255,8 @@ const MMAP_THRESHOLD: std::ffi::c_int = 128 * 1024;
 fn fix_mmap_threshold() {
     /// `M_MMAP_THRESHOLD` of glibc's `malloc.h`.
     const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    /// Blocks of this size or more are mapped on their own and unmapped when freed.
+    const THRESHOLD: std::ffi::c_int = 128 * 1024;
     #[allow(unsafe_code)]
     unsafe extern "C" {
         fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
@@ -266,7 +264,7 @@ fn fix_mmap_threshold() {
     #[allow(unsafe_code)]
     // SAFETY: glibc's `mallopt` takes any parameter and value (it answers 0 to those it
     // refuses) and may be called from any thread at any time.
-    let done = unsafe { mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
+    let done = unsafe { mallopt(M_MMAP_THRESHOLD, THRESHOLD) };
     if done != 1 {
         tracing::debug!("glibc refused to fix its mmap threshold");
     }
@@ -363,11 +361,11 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     let state = build_state(model, &args.data_dir, config.clone())?;
     // The blocking pool runs the endpoints that merge windows (a scrape among them,
     // `app::off_workers`); rotations have a thread of their own (`Housekeeper`), so
-    // that a scrape and a rotation never meet there and make it grow. Its threads are kept, not left to exit
-    // after 10 idle seconds as by default, where a scrape every 10 to 15 s would find
-    // its thread gone now and then and make one anew; and they are few, each being a
-    // stack and perhaps a heap arena (a new one showed as a step in resident memory,
-    // `benches/RESULTS.md`). The rest of a burst of queries waits.
+    // that a scrape and a rotation never meet there and make it grow. Its threads are
+    // kept, not left to exit after 10 idle seconds as by default, where a scrape every
+    // 10 to 15 s would find its thread gone now and then and make one anew; and they
+    // are few, each being a stack and perhaps a heap arena (a new one showed as a step
+    // in resident memory, `benches/RESULTS.md`). The rest of a burst of queries waits.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(BLOCKING_THREADS)

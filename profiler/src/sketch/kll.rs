@@ -12,8 +12,8 @@
 //! - the compaction's random offset is a hash of the stream length, the level and the
 //!   compacted keys (in a merge's compactions of the other sketch's levels, of where
 //!   the run came from and its length: see [`coin`]), not a process-global RNG: the
-//!   same values in the same order give the same sketch, in any process, which keeps the tests deterministic and
-//!   re-serialization byte-identical;
+//!   same values in the same order give the same sketch, in any process, which keeps
+//!   the tests deterministic and re-serialization byte-identical;
 //! - the serialization sorts each level and codes the gaps between consecutive keys with
 //!   an Exp-Golomb code of the order that suits the level, about 6.5 bytes per key
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
