@@ -37,6 +37,10 @@ const P: u32 = 12;
 const M: usize = 1 << P;
 /// Index bits of the sparse representation.
 const P_SPARSE: u32 = 25;
+/// Bits of a sparse index below its dense register's (its `low` part).
+const LOW_BITS: u32 = P_SPARSE - P;
+/// Where a sparse code keeps its `low` part (see [`sparse_code`]).
+const LOW_SHIFT: u32 = 6 + P;
 /// Largest register value: leading zeros of the remaining 52 bits, plus one.
 const Q: u8 = (64 - P) as u8;
 /// Codes buffered unsorted before they are merged into the sorted list.
@@ -52,7 +56,7 @@ const LINEAR_MAX_ONES: u32 = (LINEAR_BITS / 2) as u32;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Repr {
-    /// Sorted codes (`index << 6 | rank`), one per index, plus an unsorted buffer.
+    /// Sorted codes (see [`sparse_code`]), one per index, plus an unsorted buffer.
     Sparse { sorted: Vec<u32>, buffer: Vec<u32> },
     /// One register per index, and the bitmap while it is kept.
     Dense {
@@ -86,7 +90,7 @@ impl Linear {
     fn insert_codes(&mut self, codes: &[u32]) {
         codes
             .iter()
-            .for_each(|&c| self.set((c >> (6 + P_SPARSE - P_LINEAR)) as usize));
+            .for_each(|&c| self.set((index_of(c) >> (P_SPARSE - P_LINEAR)) as usize));
     }
 
     #[inline(always)]
@@ -125,9 +129,30 @@ fn bound_linear(linear: &mut Option<Box<Linear>>) {
 }
 
 /// Estimated number of distinct values (see the module docs).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Cardinality {
     repr: Repr,
+}
+
+/// A clone has its buffer merged into the sorted list (it is an immutable view's, or
+/// about to be merged into): its codes are then in the order that lets a merge into
+/// a dense sketch read only those that can raise a register ([`raise_to_codes`]).
+impl Clone for Cardinality {
+    fn clone(&self) -> Self {
+        let mut clone = Cardinality {
+            repr: self.repr.clone(),
+        };
+        clone.flush();
+        clone
+    }
+}
+
+/// Sketches are equal when they hold the same codes, buffered or not: the state a
+/// flush leaves depends on the set of hashes alone.
+impl PartialEq for Cardinality {
+    fn eq(&self, other: &Self) -> bool {
+        self.flushed().repr == other.flushed().repr
+    }
 }
 
 impl Default for Cardinality {
@@ -136,13 +161,39 @@ impl Default for Cardinality {
     }
 }
 
-/// The sparse code of a hash: top 25 bits as index, rank of the other 39 bits.
+/// The sparse code of a hash: its top 25 bits are the index, and the rank of the other
+/// 39 bits (their leading zeros plus one) goes with it. Of the index, the top 12 bits
+/// name the dense register the code raises, and the 13 below them (`low`) the value:
+/// the smaller `low`, the higher (the rank decides it when `low` is zero). A code is
+/// laid out as `low << 18 | register << 6 | rank`, so that sorted codes come in order
+/// of decreasing value: those that can raise registers above a floor are a prefix of
+/// the sorted list (see [`raise_to_codes`]). Files keep the hash's own order (see
+/// [`Cardinality::to_bytes`]).
 #[inline]
 fn sparse_code(hash: u64) -> u32 {
     let index = (hash >> (64 - P_SPARSE)) as u32;
     let rest = hash << P_SPARSE;
     let rank = (rest.leading_zeros() + 1).min(64 - P_SPARSE + 1);
-    (index << 6) | rank
+    code_of(index, rank)
+}
+
+/// The code of a 25-bit index and a rank (see [`sparse_code`]).
+#[inline(always)]
+fn code_of(index: u32, rank: u32) -> u32 {
+    let (register, low) = (index >> LOW_BITS, index & ((1 << LOW_BITS) - 1));
+    low << LOW_SHIFT | register << 6 | rank
+}
+
+/// The 25-bit index of a code: the top 25 bits of its hash.
+#[inline(always)]
+fn index_of(code: u32) -> u32 {
+    let (low, register) = (code >> LOW_SHIFT, (code >> 6) & (M as u32 - 1));
+    register << LOW_BITS | low
+}
+
+/// A code as files keep it, `index << 6 | rank`: sorted, in the order of the hashes.
+fn hash_order(code: u32) -> u32 {
+    index_of(code) << 6 | code & 63
 }
 
 /// Raises the dense register of `hash` to its rank: the leading zeros of the 52 bits
@@ -156,146 +207,52 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
     *r = (*r).max(value);
 }
 
-/// Raises the dense registers to the values of sparse codes (a sparse sketch's two
-/// lists: its sorted codes and its buffer). A code's register is the
-/// top 12 bits of its 25-bit index; its value, the leading zeros of the 13 bits below
-/// them plus one or, if they are all zero, 13 plus the code's rank. Two passes the
-/// compiler keeps apart: first every code's register as `index << 8 | value`, without
-/// branches (the leading zeros come from the exponent of the 13 bits' exact `f32`
-/// value), then the maxima — about half the time of one pass. (Skipping values under
-/// the lowest register with a branch in those passes measured slower: the test
-/// mispredicts. The filter below tests the raw codes instead, without a branch.)
-fn raise_to_codes(regs: &mut [u8; M], lists: [&[u32]; 2]) {
-    // Only a code above the lowest register can raise one, and a code's value is above
-    // `floor` exactly when its 13 low index bits are below `2^(13 - floor)` (zero bits
-    // give 13 plus the rank, above any floor under 14). Merging many sparse sketches into
-    // a dense one, the floor soon reaches 3 to 5: most codes are dropped by that one
-    // comparison, without a branch, before the work of the two passes. With AVX2 the
-    // filter takes about half the time of one code at a time (`benches/RESULTS.md`).
-    // (The floor of the registers before the first list holds for both.)
+/// Raises the dense registers to the values of sparse codes: a sparse sketch's sorted
+/// list and its unsorted buffer. Only a code above the lowest register (`floor`) can
+/// raise one, and a code's value is above the floor exactly when its `low` part is
+/// below `2^(13 - floor)` (a zero `low` gives 13 plus the rank, above any floor under
+/// 14). Merging many sparse sketches into a dense one, the floor soon reaches 3 to 5:
+/// of the sorted list, laid out by `low` first, only the prefix of codes below that
+/// bound is read — a sixteenth of a 4 KiB list at floor 4, where reading all of it,
+/// from memory another view's sketch left cold, was a third of a merge's time
+/// (`benches/RESULTS.md`). The buffer's codes all go through: a clone (a view's sketch)
+/// has none, a view at most the few of the rows its live profile held back.
+fn raise_to_codes(regs: &mut [u8; M], sorted: &[u32], unsorted: &[u32]) {
+    // (The floor of the registers before the first code holds for all of them.)
     let floor = regs.iter().copied().min().unwrap_or(0);
-    if floor == 0 || floor > (P_SPARSE - P) as u8 {
-        return lists
-            .iter()
-            .for_each(|codes| raise_all_to_codes(regs, codes));
+    if floor == 0 || floor > LOW_BITS as u8 {
+        raise_all_to_codes(regs, sorted);
+        return raise_all_to_codes(regs, unsorted);
     }
-    let limit = 1u32 << ((P_SPARSE - P) as u8 - floor);
-    let mut kept = [0u32; BATCH];
-    for chunk in lists.iter().flat_map(|codes| codes.chunks(BATCH)) {
-        let n = filter::below(chunk, limit, &mut kept);
-        raise_all_to_codes(regs, &kept[..n]);
-    }
+    let limit = 1u32 << (LOW_BITS as u8 - floor);
+    let prefix = sorted
+        .iter()
+        .take_while(|&&c| c < limit << LOW_SHIFT)
+        .count();
+    raise_all_to_codes(regs, &sorted[..prefix]);
+    raise_all_to_codes(regs, unsorted);
 }
 
-/// The filter of [`raise_to_codes`]: which codes' 13 low index bits are below a limit.
-mod filter {
-    use super::{BATCH, P, P_SPARSE};
-
-    #[inline(always)]
-    fn survives(code: u32, limit: u32) -> bool {
-        (code >> 6) & ((1 << (P_SPARSE - P)) - 1) < limit
-    }
-
-    /// Keeps in order, at the front of `kept`, the codes of `chunk` (at most `BATCH`)
-    /// whose 13 low index bits are below `limit`, and returns how many; `kept` past
-    /// them is scratch. Eight codes at a time with AVX2 where the processor has it
-    /// (a compare, then a shuffle that packs the survivors), else one at a time, each
-    /// stored and counted if it survives; both without a branch on the test.
-    pub(super) fn below(chunk: &[u32], limit: u32, kept: &mut [u32; BATCH]) -> usize {
-        assert!(chunk.len() <= BATCH);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            #[allow(unsafe_code)]
-            // SAFETY: the processor has AVX2 (just detected).
-            return unsafe { avx2(chunk, limit, kept) };
-        }
-        portable(chunk, limit, kept)
-    }
-
-    pub(super) fn portable(chunk: &[u32], limit: u32, kept: &mut [u32; BATCH]) -> usize {
-        let mut n = 0;
-        for &code in chunk {
-            kept[n % BATCH] = code;
-            n += usize::from(survives(code, limit));
-        }
-        n
-    }
-
-    /// For each 8-bit mask of survivors, the byte indices of the survivors, packed.
-    #[cfg(target_arch = "x86_64")]
-    static PACK: [u64; 256] = {
-        let mut table = [0u64; 256];
-        let mut mask = 0;
-        while mask < 256 {
-            let (mut packed, mut n, mut lane) = (0u64, 0, 0);
-            while lane < 8 {
-                if mask >> lane & 1 == 1 {
-                    packed |= (lane as u64) << (8 * n);
-                    n += 1;
-                }
-                lane += 1;
-            }
-            table[mask] = packed;
-            mask += 1;
-        }
-        table
-    };
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    #[allow(unsafe_code)]
-    fn avx2(chunk: &[u32], limit: u32, kept: &mut [u32; BATCH]) -> usize {
-        use std::arch::x86_64::{
-            __m256i, _mm_cvtsi64_si128, _mm256_and_si256, _mm256_castsi256_ps, _mm256_cmpgt_epi32,
-            _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_movemask_ps,
-            _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
-        };
-        // Signed compares are exact: both sides are below 2^13.
-        let limit_v = _mm256_set1_epi32(limit as i32);
-        let low_bits = _mm256_set1_epi32((1 << (P_SPARSE - P)) - 1);
-        let mut n = 0;
-        let groups = chunk.chunks_exact(8);
-        let rest = groups.remainder();
-        for group in groups {
-            // SAFETY: `group` holds 8 `u32`, read unaligned; the store writes 8 `u32`
-            // at `kept[n..n + 8]`, within `kept`: `n` is at most the number of codes
-            // before this group, at most `BATCH - 8`.
-            unsafe {
-                let v = _mm256_loadu_si256(group.as_ptr().cast::<__m256i>());
-                let low = _mm256_and_si256(_mm256_srli_epi32::<6>(v), low_bits);
-                let mask = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(limit_v, low)))
-                    as usize;
-                let lanes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(PACK[mask] as i64));
-                let packed = _mm256_permutevar8x32_epi32(v, lanes);
-                _mm256_storeu_si256(kept.as_mut_ptr().add(n).cast::<__m256i>(), packed);
-                n += mask.count_ones() as usize;
-            }
-        }
-        for &code in rest {
-            kept[n] = code;
-            n += usize::from(survives(code, limit));
-        }
-        n
-    }
-}
-
-/// [`raise_to_codes`] for every code (into registers just made, with no floor to use).
+/// Raises the registers to the values of all `codes`: in two passes the compiler keeps
+/// apart, first every code's register as `register << 8 | value`, without branches
+/// (the leading zeros come from the exponent of the `low` part's exact `f32` value),
+/// then the maxima — about half the time of one pass.
 fn raise_all_to_codes(regs: &mut [u8; M], codes: &[u32]) {
     let mut batch = [0u32; BATCH];
     for chunk in codes.chunks(BATCH) {
         for (out, &code) in batch.iter_mut().zip(chunk) {
-            let index25 = code >> 6;
+            let register = (code >> 6) & (M as u32 - 1);
             let rank = code & 63;
-            let low = index25 & ((1 << (P_SPARSE - P)) - 1);
+            let low = (code >> LOW_SHIFT) & ((1 << LOW_BITS) - 1);
             // floor(log2(low)) for low >= 1; 13 - it is the leading zeros plus one.
             // (`low` < 2¹³ converts as an i32: one SSE2 instruction for four codes.)
             let log2 = (((low as i32) as f32).to_bits() >> 23).wrapping_sub(127);
             let value = if low != 0 {
-                (P_SPARSE - P).wrapping_sub(log2)
+                LOW_BITS.wrapping_sub(log2)
             } else {
-                (P_SPARSE - P) + rank
+                LOW_BITS + rank
             };
-            *out = (index25 >> (P_SPARSE - P)) << 8 | value;
+            *out = register << 8 | value;
         }
         for &iv in &batch[..chunk.len()] {
             let r = &mut regs[(iv >> 8) as usize];
@@ -443,9 +400,7 @@ impl Cardinality {
     fn flushed(&self) -> std::borrow::Cow<'_, Cardinality> {
         match &self.repr {
             Repr::Sparse { buffer, .. } if !buffer.is_empty() => {
-                let mut me = self.clone();
-                me.flush();
-                std::borrow::Cow::Owned(me)
+                std::borrow::Cow::Owned(self.clone())
             }
             _ => std::borrow::Cow::Borrowed(self),
         }
@@ -464,7 +419,7 @@ impl Cardinality {
                 buffer: pending,
             } => {
                 if let Repr::Dense { regs, linear } = &mut self.repr {
-                    raise_to_codes(regs, [theirs, pending]);
+                    raise_to_codes(regs, theirs, pending);
                     if let Some(l) = linear {
                         l.insert_codes(theirs);
                         l.insert_codes(pending);
@@ -536,8 +491,8 @@ impl Cardinality {
         matches!(self.repr, Repr::Dense { linear: None, .. })
     }
 
-    /// Serialized form: a version byte, a mode byte, then the sorted sparse codes as
-    /// varint deltas (mode 0), or the dense registers packed at 6 bits (mode 1), followed
+    /// Serialized form: a version byte, a mode byte, then the sparse codes as varint
+    /// deltas, sorted in the order of their hashes (`index << 6 | rank`; mode 0), or the dense registers packed at 6 bits (mode 1), followed
     /// by the bitmap's 1,024 little-endian `u64` words while it is kept (mode 2, since
     /// format version 2).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -546,8 +501,10 @@ impl Cardinality {
             Repr::Sparse { sorted, .. } => {
                 out.push(0);
                 write_varint(&mut out, sorted.len() as u64);
+                let mut by_hash: Vec<u32> = sorted.iter().map(|&c| hash_order(c)).collect();
+                by_hash.sort_unstable();
                 let mut prev = 0u32;
-                for &c in sorted {
+                for &c in &by_hash {
                     write_varint(&mut out, u64::from(c - prev));
                     prev = c;
                 }
@@ -584,7 +541,7 @@ impl Cardinality {
                     return err("too many sparse entries");
                 }
                 let mut sorted = Vec::with_capacity(n as usize);
-                let mut prev = 0u64;
+                let (mut prev, mut last) = (0u64, None);
                 for i in 0..n {
                     let delta =
                         read_varint(rest, &mut pos).ok_or("cardinality sketch: truncated")?;
@@ -593,21 +550,24 @@ impl Cardinality {
                         return err("codes out of order");
                     }
                     let code = code as u32;
-                    let rank = code & 63;
+                    let (index, rank) = (code >> 6, code & 63);
                     if rank == 0 || rank > 64 - P_SPARSE + 1 {
                         return err("rank out of range");
                     }
-                    if let Some(&last) = sorted.last()
-                        && last >> 6 == code >> 6
-                    {
+                    if index >> P_SPARSE != 0 {
+                        return err("index out of range");
+                    }
+                    if last == Some(index) {
                         return err("two codes for one index");
                     }
-                    sorted.push(code);
+                    last = Some(index);
+                    sorted.push(code_of(index, rank));
                     prev = code as u64;
                 }
                 if pos != rest.len() {
                     return err("trailing bytes");
                 }
+                sorted.sort_unstable();
                 Ok(Cardinality {
                     repr: Repr::Sparse {
                         sorted,
@@ -753,7 +713,7 @@ mod tests {
 
     /// The dense register (index, value) of a sparse code, written plainly.
     fn dense_of_code(code: u32) -> (usize, u8) {
-        let index25 = code >> 6;
+        let index25 = index_of(code);
         let rank = (code & 63) as u8;
         let index = (index25 >> (P_SPARSE - P)) as usize;
         let low = index25 & ((1 << (P_SPARSE - P)) - 1);
@@ -771,9 +731,9 @@ mod tests {
         for index in [0u32, 4095] {
             for low in 0..1u32 << (P_SPARSE - P) {
                 for rank in [1, 2, 39, 40] {
-                    let code = ((index << (P_SPARSE - P) | low) << 6) | rank;
+                    let code = code_of(index << LOW_BITS | low, rank);
                     let mut regs = Box::new([0u8; M]);
-                    raise_to_codes(&mut regs, [&[code], &[]]);
+                    raise_to_codes(&mut regs, &[code], &[]);
                     let (i, v) = dense_of_code(code);
                     assert_eq!(regs[i], v, "code {code:#x}");
                     assert_eq!(regs.iter().filter(|&&r| r != 0).count(), 1);
@@ -783,26 +743,7 @@ mod tests {
     }
 
     proptest! {
-        /// Both filters keep the same codes, in order, at every limit.
-        #[test]
-        fn the_filters_agree(
-            codes in prop::collection::vec(any::<u32>(), 0..=BATCH),
-            limit in 0u32..=1 << (P_SPARSE - P),
-        ) {
-            let mut want = [0u32; BATCH];
-            let n = filter::portable(&codes, limit, &mut want);
-            let expected: Vec<u32> = codes
-                .iter()
-                .copied()
-                .filter(|&c| (c >> 6) & ((1 << (P_SPARSE - P)) - 1) < limit)
-                .collect();
-            prop_assert_eq!(&want[..n], &expected[..]);
-            let mut got = [0u32; BATCH];
-            let m = filter::below(&codes, limit, &mut got);
-            prop_assert_eq!(&got[..m], &expected[..]);
-        }
-
-        /// Into registers with a floor above zero (the filter's path) as into empty ones:
+        /// Into registers with a floor above zero (the prefix's path) as into empty ones:
         /// each register ends at the maximum of its value and its codes'.
         #[test]
         fn codes_raise_registers_above_any_floor(
@@ -824,7 +765,9 @@ mod tests {
                 want[i] = want[i].max(v);
             }
             let (a, b) = codes.split_at(n / 3);
-            raise_to_codes(&mut regs, [a, b]);
+            let mut sorted = a.to_vec();
+            sorted.sort_unstable();
+            raise_to_codes(&mut regs, &sorted, b);
             prop_assert!(regs[..] == want[..]);
         }
     }
@@ -986,5 +929,48 @@ mod tests {
         version1[1] = 1;
         let registers_only = Cardinality::from_bytes(&version1).unwrap();
         assert!(registers_only.is_registers_only());
+    }
+
+    /// A sparse code whose index has more than 25 bits is refused: merged into dense
+    /// registers, it would have named a register past the last.
+    #[test]
+    fn sparse_indexes_past_25_bits_are_errors() {
+        let mut bytes = vec![1, 0, 1];
+        write_varint(&mut bytes, 1 << P_SPARSE << 6 | 1);
+        let err = Cardinality::from_bytes(&bytes).unwrap_err();
+        assert!(err.contains("index out of range"), "{err}");
+        bytes.truncate(3);
+        write_varint(&mut bytes, ((1 << P_SPARSE) - 1) << 6 | 1);
+        assert!(Cardinality::from_bytes(&bytes).is_ok());
+    }
+
+    /// Files keep the codes in the order of their hashes, whatever order memory keeps
+    /// them in: a sketch reads back equal, and writes the same bytes again.
+    #[test]
+    fn sparse_codes_are_written_in_hash_order() {
+        let c = sketch_of(0..900);
+        let bytes = c.to_bytes();
+        let back = Cardinality::from_bytes(&bytes).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.to_bytes(), bytes);
+        let Repr::Sparse { sorted, .. } = &c.clone().repr else {
+            panic!("900 values keep the sketch sparse");
+        };
+        let mut want: Vec<u64> = sorted.iter().map(|&c| u64::from(hash_order(c))).collect();
+        want.sort_unstable();
+        let (rest, mut pos) = (&bytes[2..], 0);
+        let n = read_varint(rest, &mut pos).unwrap();
+        let mut code = 0;
+        let written: Vec<u64> = (0..n)
+            .map(|_| {
+                code += read_varint(rest, &mut pos).unwrap();
+                code
+            })
+            .collect();
+        assert_eq!(written, want);
+        assert_ne!(
+            sorted.iter().map(|&c| u64::from(c)).collect::<Vec<_>>(),
+            want
+        );
     }
 }
