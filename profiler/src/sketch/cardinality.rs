@@ -136,7 +136,7 @@ pub struct Cardinality {
 
 /// A clone has its buffer merged into the sorted list (it is an immutable view's, or
 /// about to be merged into): its codes are then in the order that lets a merge into
-/// a dense sketch read only those that can raise a register ([`raise_to_codes`]).
+/// a dense sketch read only those that can raise a register.
 impl Clone for Cardinality {
     fn clone(&self) -> Self {
         let mut clone = Cardinality {
