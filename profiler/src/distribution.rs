@@ -67,6 +67,11 @@ impl Distribution {
         }
     }
 
+    /// Asks for the keys merging `other` into this distribution, as it is now, reads.
+    pub(crate) fn prefetch_merge(&self, other: &Distribution) {
+        self.quantiles.prefetch_merge(&other.quantiles);
+    }
+
     /// Merges `other` into this distribution.
     pub fn merge(&mut self, other: &Distribution) {
         self.moments.merge(&other.moments);

@@ -165,8 +165,15 @@ impl NumericMetrics {
         }
     }
 
-    fn merge(&mut self, other: &NumericMetrics) {
+    /// Merges `other`, and in between asks for the memory merging `next` will read:
+    /// once the quantiles are merged, the keys of `next` their next merge reads are
+    /// known, and merging the distinct counts leaves them time to arrive.
+    fn merge(&mut self, other: &NumericMetrics, next: Option<&NumericMetrics>) {
         self.distribution.merge(&other.distribution);
+        if let Some(next) = next {
+            self.distribution.prefetch_merge(&next.distribution);
+            self.distinct.prefetch_merge(&next.distinct);
+        }
         self.distinct.merge(&other.distinct);
         match (&mut self.frequent, &other.frequent) {
             (Some(a), Some(b)) => a.merge(b),
@@ -466,6 +473,17 @@ impl FeatureProfile {
     /// [`KindMismatch`] if the two profiles are of different kinds (this one is left
     /// unchanged).
     pub fn merge(&mut self, other: &FeatureProfile) -> Result<(), KindMismatch> {
+        self.merge_before(other, None)
+    }
+
+    /// [`FeatureProfile::merge`] of `other` when `next` is to be merged after it: asks
+    /// for what that merge will read while this one runs (see
+    /// [`crate::ProfileView::merge_all`]).
+    pub(crate) fn merge_before(
+        &mut self,
+        other: &FeatureProfile,
+        next: Option<&FeatureProfile>,
+    ) -> Result<(), KindMismatch> {
         let mismatch = KindMismatch {
             left: self.kind,
             right: other.kind,
@@ -474,7 +492,13 @@ impl FeatureProfile {
             return Err(mismatch);
         };
         match (&mut self.metrics, &other.metrics) {
-            (Metrics::Numeric(a), Metrics::Numeric(b)) => a.merge(b),
+            (Metrics::Numeric(a), Metrics::Numeric(b)) => {
+                let next = next.and_then(|n| match &n.metrics {
+                    Metrics::Numeric(m) => Some(m),
+                    _ => None,
+                });
+                a.merge(b, next);
+            }
             (Metrics::Categorical(a), Metrics::Categorical(b)) => a.merge(b),
             (Metrics::Text(a), Metrics::Text(b)) => {
                 a.metadata.merge(&b.metadata);

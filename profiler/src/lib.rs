@@ -36,6 +36,7 @@ pub mod format;
 pub mod hash;
 pub mod image;
 mod lanes;
+mod prefetch;
 pub mod profile;
 pub mod recorder;
 pub mod sketch;

@@ -155,8 +155,15 @@ fn merge_occurrences(
     occurrences: &[&FeatureProfile],
 ) -> Result<FeatureProfile, MergeError> {
     let mut merged = occurrences[0].clone();
-    for f in &occurrences[1..] {
-        merged.merge(f).map_err(|source| MergeError {
+    for (i, f) in occurrences.iter().enumerate().skip(1) {
+        // Each view's profile is in memory of its own, cold: its fields are asked for
+        // two merges ahead, what its sketches' merge reads one merge ahead (once the
+        // fields say where that is), so that merges seldom wait for memory.
+        if let Some(ahead) = occurrences.get(i + 2) {
+            crate::prefetch::slice(std::slice::from_ref(*ahead));
+        }
+        let next = occurrences.get(i + 1).copied();
+        merged.merge_before(f, next).map_err(|source| MergeError {
             feature: name.to_owned(),
             source,
         })?;

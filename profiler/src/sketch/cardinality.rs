@@ -132,6 +132,32 @@ fn bound_linear(linear: &mut Option<Box<Linear>>) {
 #[derive(Debug)]
 pub struct Cardinality {
     repr: Repr,
+    /// A lower bound of the dense registers, for merges (not part of the state).
+    floor: Floor,
+}
+
+/// A lower bound of a sketch's dense registers, and how many merges ago it was their
+/// minimum: registers only rise, so a bound stays a bound, and a merge of sparse codes
+/// rescans the 4 KiB of registers once every [`Floor::RESCAN`] merges instead of in
+/// every one (a bound a little low only keeps a few more codes to raise).
+#[derive(Debug, Clone, Copy, Default)]
+struct Floor {
+    at_most: u8,
+    age: u8,
+}
+
+impl Floor {
+    const RESCAN: u8 = 16;
+
+    /// The bound for `regs`, rescanned if it is old (or zero: registers at zero soon
+    /// rise in a merge of many).
+    fn of(&mut self, regs: &[u8; M]) -> u8 {
+        if self.at_most == 0 || self.age == 0 {
+            self.at_most = regs.iter().copied().min().unwrap_or(0);
+        }
+        self.age = (self.age + 1) % Self::RESCAN;
+        self.at_most
+    }
 }
 
 /// A clone has its buffer merged into the sorted list (it is an immutable view's, or
@@ -141,6 +167,7 @@ impl Clone for Cardinality {
     fn clone(&self) -> Self {
         let mut clone = Cardinality {
             repr: self.repr.clone(),
+            floor: self.floor,
         };
         clone.flush();
         clone
@@ -208,8 +235,8 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
 }
 
 /// Raises the dense registers to the values of sparse codes: a sparse sketch's sorted
-/// list and its unsorted buffer. Only a code above the lowest register (`floor`) can
-/// raise one, and a code's value is above the floor exactly when its `low` part is
+/// list and its unsorted buffer. Only a code above the lowest register can raise one
+/// (`floor`, at most the lowest), and a code's value is above the floor exactly when its `low` part is
 /// below `2^(13 - floor)` (a zero `low` gives 13 plus the rank, above any floor under
 /// 14). Merging many sparse sketches into a dense one, the floor soon reaches 3 to 5:
 /// of the sorted list, laid out by `low` first, only the prefix of codes below that
@@ -217,9 +244,7 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
 /// from memory another view's sketch left cold, was a third of a merge's time
 /// (`benches/RESULTS.md`). The buffer's codes all go through: a clone (a view's sketch)
 /// has none, a view at most the few of the rows its live profile held back.
-fn raise_to_codes(regs: &mut [u8; M], sorted: &[u32], unsorted: &[u32]) {
-    // (The floor of the registers before the first code holds for all of them.)
-    let floor = regs.iter().copied().min().unwrap_or(0);
+fn raise_to_codes(regs: &mut [u8; M], floor: u8, sorted: &[u32], unsorted: &[u32]) {
     if floor == 0 || floor > LOW_BITS as u8 {
         raise_all_to_codes(regs, sorted);
         return raise_all_to_codes(regs, unsorted);
@@ -291,6 +316,7 @@ impl Cardinality {
                 sorted: Vec::new(),
                 buffer: Vec::new(),
             },
+            floor: Floor::default(),
         }
     }
 
@@ -411,6 +437,22 @@ impl Cardinality {
         matches!(self.repr, Repr::Sparse { .. })
     }
 
+    /// Asks for the codes of `other` that merging it into this sketch reads: of a
+    /// sparse one merged into dense registers, about the share of its sorted list that
+    /// can raise one (see [`Cardinality::merge`]), which another view's sketch left cold
+    /// in memory. Called one merge ahead, the next merge finds them in cache.
+    pub(crate) fn prefetch_merge(&self, other: &Cardinality) {
+        if let (Repr::Dense { .. }, Repr::Sparse { sorted, .. }) = (&self.repr, &other.repr) {
+            let floor = u32::from(self.floor.at_most);
+            if (1..=LOW_BITS).contains(&floor) {
+                // Codes are uniform in `low`: the prefix holds about this many (and a
+                // line more).
+                let expected = (sorted.len() >> floor) + 16;
+                crate::prefetch::slice(&sorted[..expected.min(sorted.len())]);
+            }
+        }
+    }
+
     /// Merges `other` into this sketch.
     pub fn merge(&mut self, other: &Cardinality) {
         match &other.repr {
@@ -418,8 +460,12 @@ impl Cardinality {
                 sorted: theirs,
                 buffer: pending,
             } => {
-                if let Repr::Dense { regs, linear } = &mut self.repr {
-                    raise_to_codes(regs, theirs, pending);
+                if let Cardinality {
+                    repr: Repr::Dense { regs, linear },
+                    floor,
+                } = self
+                {
+                    raise_to_codes(regs, floor.of(regs), theirs, pending);
                     if let Some(l) = linear {
                         l.insert_codes(theirs);
                         l.insert_codes(pending);
@@ -573,6 +619,7 @@ impl Cardinality {
                         sorted,
                         buffer: Vec::new(),
                     },
+                    floor: Floor::default(),
                 })
             }
             [1, mode @ (1 | 2), rest @ ..] => {
@@ -613,6 +660,7 @@ impl Cardinality {
                 };
                 Ok(Cardinality {
                     repr: Repr::Dense { regs, linear },
+                    floor: Floor::default(),
                 })
             }
             [] => err("empty"),
@@ -733,7 +781,7 @@ mod tests {
                 for rank in [1, 2, 39, 40] {
                     let code = code_of(index << LOW_BITS | low, rank);
                     let mut regs = Box::new([0u8; M]);
-                    raise_to_codes(&mut regs, &[code], &[]);
+                    raise_to_codes(&mut regs, 0, &[code], &[]);
                     let (i, v) = dense_of_code(code);
                     assert_eq!(regs[i], v, "code {code:#x}");
                     assert_eq!(regs.iter().filter(|&&r| r != 0).count(), 1);
@@ -743,11 +791,13 @@ mod tests {
     }
 
     proptest! {
-        /// Into registers with a floor above zero (the prefix's path) as into empty ones:
-        /// each register ends at the maximum of its value and its codes'.
+        /// Into registers with a floor above zero (the prefix's path, with the lowest
+        /// register or a bound below it) as into empty ones: each register ends at the
+        /// maximum of its value and its codes'.
         #[test]
         fn codes_raise_registers_above_any_floor(
             floor in 1u8..16,
+            below in 0u8..3,
             seed in any::<u64>(),
             n in 0usize..3000,
         ) {
@@ -767,7 +817,9 @@ mod tests {
             let (a, b) = codes.split_at(n / 3);
             let mut sorted = a.to_vec();
             sorted.sort_unstable();
-            raise_to_codes(&mut regs, &sorted, b);
+            // The floor a merge passes is at most the lowest register (see `Floor`).
+            let lowest = regs.iter().copied().min().unwrap_or(0);
+            raise_to_codes(&mut regs, lowest.saturating_sub(below), &sorted, b);
             prop_assert!(regs[..] == want[..]);
         }
     }

@@ -146,6 +146,52 @@ pub(crate) struct Kll {
     capacity: usize,
 }
 
+/// The lazy compactions of [`Kll::add_compacted`], one at a time: of `len` sorted keys
+/// of weight `2^from`, those kept are every `stride`-th from `base`, at level `at`.
+#[derive(Clone, Copy)]
+struct Lazy {
+    from: usize,
+    base: usize,
+    stride: usize,
+    len: usize,
+    at: usize,
+}
+
+impl Lazy {
+    fn new(from: usize, len: usize) -> Self {
+        Lazy {
+            from,
+            base: 0,
+            stride: 1,
+            len,
+            at: from,
+        }
+    }
+
+    /// Compacts the keys once more if they are at least as many as the capacity of the
+    /// level they are at in `sketch` of `levels` levels (below its top one), with the
+    /// coin of a sketch of `n` values: returns that level, and the index of the key that
+    /// stays there if the keys were odd in number; `None` once they are kept.
+    #[inline]
+    fn step(&mut self, sketch: &Kll, n: u64, levels: usize) -> Option<(usize, Option<usize>)> {
+        let at = self.at;
+        if !(at + 1 < levels && self.len >= 2 && self.len >= sketch.cap(levels, at)) {
+            return None;
+        }
+        let odd = self.len & 1;
+        let stays = (odd == 1).then_some(self.base);
+        // The coin reads no key: each compaction's offset would otherwise wait for a
+        // key the one before it chose, a chain of cache misses through another view's
+        // sketch; without it the kept keys' loads overlap (this function's time in a
+        // merge of 1,000 views fell by 43 %, `benches/RESULTS.md`).
+        self.base += self.stride * (odd + coin(n, at, self.from as u64, self.len as u64));
+        self.stride *= 2;
+        self.len = (self.len - odd) / 2;
+        self.at += 1;
+        Some((at, stays))
+    }
+}
+
 /// Moves level bounds by `by` places (down when negative): the levels they start keep
 /// their keys, which the caller moved.
 fn shift(bounds: &mut [u32], by: isize) {
@@ -528,22 +574,20 @@ impl Kll {
     /// level they are at. The compactions are lazy: the kept keys are every
     /// `stride`-th from `base`, so only the keys that stay are read.
     fn add_compacted(&mut self, level: usize, keys: &[u64], levels: usize) {
-        let (mut base, mut stride, mut len, mut at) = (0, 1, keys.len(), level);
-        while at + 1 < levels && len >= 2 && len >= self.cap(levels, at) {
-            let odd = len & 1;
-            if odd == 1 {
+        let mut lazy = Lazy::new(level, keys.len());
+        while let Some((at, stays)) = lazy.step(self, self.n, levels) {
+            if let Some(i) = stays {
                 // The smallest key stays at this level, as in `compact`.
-                self.add_keys(at, &keys[base..=base]);
+                self.add_keys(at, &keys[i..=i]);
             }
-            // The coin reads no key: each compaction's offset would otherwise wait for
-            // a key the one before it chose, a chain of cache misses through another
-            // view's sketch; without it the kept keys' loads overlap (this function's
-            // time in a merge of 1,000 views fell by 43 %, `benches/RESULTS.md`).
-            base += stride * (odd + coin(self.n, at, level as u64, len as u64));
-            stride *= 2;
-            len = (len - odd) / 2;
-            at += 1;
         }
+        let Lazy {
+            base,
+            stride,
+            len,
+            at,
+            ..
+        } = lazy;
         if stride == 1 {
             self.add_keys(at, &keys[base..base + len]);
         } else {
@@ -561,6 +605,43 @@ impl Kll {
                 *k = keys[base + i * stride];
             }
             self.add_keys(at, kept);
+        }
+    }
+
+    /// Asks for the keys of `other` that merging it into this sketch, as it is now,
+    /// reads (the lazy compactions of [`Kll::add_compacted`] read a few keys of each
+    /// level, each from another line of memory that another view's sketch left cold):
+    /// called one merge ahead, the next merge finds them in cache.
+    pub(crate) fn prefetch_merge(&self, other: &Kll) {
+        let Some(n) = self.n.checked_add(other.n) else {
+            return;
+        };
+        let levels = self.levels.max(other.levels);
+        for h in 0..other.levels {
+            let keys = other.level(h);
+            if h == 0 && !other.level0_sorted {
+                // The merge sorts a copy of it.
+                crate::prefetch::slice(keys);
+                continue;
+            }
+            let mut lazy = Lazy::new(h, keys.len());
+            while let Some((_, stays)) = lazy.step(self, n, levels) {
+                if let Some(i) = stays {
+                    crate::prefetch::one(&keys[i]);
+                }
+            }
+            let Lazy {
+                base, stride, len, ..
+            } = lazy;
+            if stride == 1 {
+                crate::prefetch::slice(&keys[base..base + len]);
+            } else {
+                // Eight keys to a line: one prefetch a line.
+                let step = (8 / stride).max(1);
+                (0..len)
+                    .step_by(step)
+                    .for_each(|i| crate::prefetch::one(&keys[base + i * stride]));
+            }
         }
     }
 

@@ -86,6 +86,11 @@ impl Quantiles {
         self.sketch.extremes()
     }
 
+    /// Asks for the keys merging `other` into this sketch, as it is now, reads.
+    pub(crate) fn prefetch_merge(&self, other: &Quantiles) {
+        self.sketch.prefetch_merge(&other.sketch);
+    }
+
     /// Merges `other` into this sketch.
     pub fn merge(&mut self, other: &Quantiles) {
         // Skipped only if the total count would overflow u64.
