@@ -542,11 +542,16 @@ impl ProfileView {
         let mut index: HashMap<&'a str, usize> = HashMap::new();
         for v in views {
             let v = &*v.data;
-            for (name, f) in &v.features {
-                let i = *index.entry(name).or_insert_with(|| {
-                    features.push((name, f.kind(), Vec::new()));
-                    features.len() - 1
-                });
+            for (at, (name, f)) in v.features.iter().enumerate() {
+                // Views of one schema list their features in the same order: a name
+                // found at the same place needs no hashing.
+                let i = match features.get(at) {
+                    Some((known, _, _)) if *known == name => at,
+                    _ => *index.entry(name).or_insert_with(|| {
+                        features.push((name, f.kind(), Vec::new()));
+                        features.len() - 1
+                    }),
+                };
                 let (_, kind, occurrences) = &mut features[i];
                 *kind = MergeError::merged_kind(name, *kind, f.kind())?;
                 occurrences.push(f);
