@@ -45,8 +45,9 @@ const LOW_SHIFT: u32 = 6 + P;
 const Q: u8 = (64 - P) as u8;
 /// Codes buffered unsorted before they are merged into the sorted list.
 const BUFFER: usize = 256;
-/// Codes decoded at a time when they raise dense registers.
-const BATCH: usize = 256;
+/// Codes decoded at a time when they raise dense registers (about the prefix of a
+/// sparse list a merge into many raises: a batch is zeroed before use).
+const BATCH: usize = 64;
 /// Index bits of the linear-counting bitmap: a bit per value of the hash's top 16 bits.
 const P_LINEAR: u32 = 16;
 /// Bits of the linear-counting bitmap.
