@@ -10,7 +10,10 @@
 //! - **sparse** while few distinct hashes were seen: each hash keeps its top 25 bits
 //!   (index) and the rank of the rest, in a sorted list of `u32` codes; the estimate is
 //!   linear counting over 2²⁵ buckets, exact to a fraction of a percent. Up to
-//!   [`Cardinality::SPARSE_MAX`] codes (4 KiB).
+//!   [`Cardinality::SPARSE_MAX`] codes (4 KiB). In memory the codes sort by the part of
+//!   the index that sets the dense value first, so that merging a sparse sketch into
+//!   dense registers reads only the prefix of its list that can raise one; files keep
+//!   the hashes' own order.
 //! - **dense** after that: 2¹² one-byte registers (4 KiB in memory, 3 KiB serialized
 //!   packed at 6 bits), relative standard error `1.04 / 64 ≈ 1.6 %` — and, beside them
 //!   while at most half its bits are set (up to about 45,000 distinct hashes), a
