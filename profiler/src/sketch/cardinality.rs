@@ -166,7 +166,9 @@ impl Floor {
 
 /// A clone has its buffer merged into the sorted list (it is an immutable view's, or
 /// about to be merged into): its codes are then in the order that lets a merge into
-/// a dense sketch read only those that can raise a register.
+/// a dense sketch read only those that can raise a register. Like any flush, that may
+/// turn the clone dense where the original is still sparse with a full buffer: the same
+/// state the original reaches at its next flush, with the same estimate and bytes.
 impl Clone for Cardinality {
     fn clone(&self) -> Self {
         let mut clone = Cardinality {
@@ -240,14 +242,15 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
 
 /// Raises the dense registers to the values of sparse codes: a sparse sketch's sorted
 /// list and its unsorted buffer. Only a code above the lowest register can raise one
-/// (`floor`, at most the lowest), and a code's value is above the floor exactly when its `low` part is
-/// below `2^(13 - floor)` (a zero `low` gives 13 plus the rank, above any floor under
-/// 14). Merging many sparse sketches into a dense one, the floor soon reaches 3 to 5:
-/// of the sorted list, laid out by `low` first, only the prefix of codes below that
-/// bound is read — a sixteenth of a 4 KiB list at floor 4, where reading all of it,
-/// from memory another view's sketch left cold, was a third of a merge's time
-/// (`benches/RESULTS.md`). The buffer's codes all go through: a clone (a view's sketch)
-/// has none, a view at most the few of the rows its live profile held back.
+/// (`floor`: the lowest, or a bound below it), and a code's value is above the floor
+/// exactly when its `low` part is below `2^(13 - floor)` (a zero `low` gives 13 plus the
+/// rank, above any floor under 14). Merging many sparse sketches into a dense one, the
+/// floor soon reaches 3 to 5: of the sorted list, laid out by `low` first, only the
+/// prefix of codes below that bound is read — a sixteenth of a 4 KiB list at floor 4,
+/// where reading all of it, from memory another view's sketch had left cold, was most
+/// of the HyperLogLog's third of a merge's time (`benches/RESULTS.md`). The buffer's
+/// codes all go through: a clone has none, a view at most those of the few rows its
+/// live profile held back (recorded after the clone), a sketch read from a file none.
 fn raise_to_codes(regs: &mut [u8; M], floor: u8, sorted: &[u32], unsorted: &[u32]) {
     if floor == 0 || floor > LOW_BITS as u8 {
         raise_all_to_codes(regs, sorted);
@@ -423,6 +426,7 @@ impl Cardinality {
             let mut linear = Some(linear);
             bound_linear(&mut linear);
             self.repr = Repr::Dense { regs, linear };
+            self.floor = Floor::default();
         }
     }
 
@@ -542,9 +546,9 @@ impl Cardinality {
     }
 
     /// Serialized form: a version byte, a mode byte, then the sparse codes as varint
-    /// deltas, sorted in the order of their hashes (`index << 6 | rank`; mode 0), or the dense registers packed at 6 bits (mode 1), followed
-    /// by the bitmap's 1,024 little-endian `u64` words while it is kept (mode 2, since
-    /// format version 2).
+    /// deltas, sorted in the order of their hashes (`index << 6 | rank`; mode 0), or the
+    /// dense registers packed at 6 bits (mode 1), followed by the bitmap's 1,024
+    /// little-endian `u64` words while it is kept (mode 2, since format version 2).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![1u8];
         match &self.flushed().repr {
@@ -595,7 +599,7 @@ impl Cardinality {
                 for i in 0..n {
                     let delta =
                         read_varint(rest, &mut pos).ok_or("cardinality sketch: truncated")?;
-                    let code = prev + delta;
+                    let code = prev.saturating_add(delta);
                     if (i > 0 && delta == 0) || code > u64::from(u32::MAX) {
                         return err("codes out of order");
                     }
@@ -998,6 +1002,39 @@ mod tests {
         bytes.truncate(3);
         write_varint(&mut bytes, ((1 << P_SPARSE) - 1) << 6 | 1);
         assert!(Cardinality::from_bytes(&bytes).is_ok());
+    }
+
+    /// A delta past `u64::MAX` is an error, not an overflow.
+    #[test]
+    fn sparse_deltas_that_overflow_are_errors() {
+        let mut bytes = vec![1, 0, 2];
+        write_varint(&mut bytes, 1 << 6 | 1);
+        write_varint(&mut bytes, u64::MAX);
+        let err = Cardinality::from_bytes(&bytes).unwrap_err();
+        assert!(err.contains("out of order"), "{err}");
+    }
+
+    /// Many sparse sketches merged one by one into dense registers (the prefix path,
+    /// with a floor rescanned only now and then) give the registers of every value
+    /// inserted into one sketch.
+    #[test]
+    fn merging_many_sparse_sketches_gives_the_registers_of_their_union() {
+        let parts: Vec<Cardinality> = (0..80u64)
+            .map(|i| sketch_of(i * 1000..(i + 1) * 1000))
+            .collect();
+        let mut merged = parts[0].clone();
+        for (i, p) in parts.iter().enumerate().skip(1) {
+            merged.merge(p);
+            if i % 20 == 0 {
+                assert_eq!(
+                    merged,
+                    sketch_of(0..(i as u64 + 1) * 1000),
+                    "after {i} merges"
+                );
+            }
+        }
+        assert!(merged.is_registers_only());
+        assert_eq!(merged, sketch_of(0..80_000));
     }
 
     /// Files keep the codes in the order of their hashes, whatever order memory keeps

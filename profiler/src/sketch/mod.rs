@@ -62,8 +62,8 @@ fn merge_front<T: Copy + Ord>(dst: &mut [T], src: &[T]) {
     // Four keys of `dst` at a time against the next of `src`: those at most it (a
     // prefix, `dst` being sorted) are counted without a branch and all four copied, and
     // the key of `src` goes after them unless all four were. One comparison chain a key
-    // of `src`, not one a key passed: the runs between keys of `src` are short in a
-    // sketch, so the test on the count rarely mispredicts. Four copied ahead are written
+    // of `src` (or four keys of `dst`), not one a key passed: the runs between keys of
+    // `src` are short in a sketch, so the test on the count rarely mispredicts. Four copied ahead are written
     // within the gap between the write and read positions, which is the number of keys
     // of `src` left: the loop stops at fewer than four.
     while b + 4 <= j && a + 4 <= n {
