@@ -113,18 +113,10 @@ fn threads(c: &mut Criterion) {
     let mut g = c.benchmark_group("recorder");
     g.sample_size(10)
         .throughput(criterion::Throughput::Elements(ROWS as u64));
-    for threads in [1, 2] {
-        g.bench_function(format!("{ROWS} rows from {threads} thread(s)"), |b| {
-            b.iter(|| {
-                std::thread::scope(|s| {
-                    for part in rows.chunks(ROWS / threads) {
-                        let recorder = &recorder;
-                        s.spawn(move || part.iter().for_each(|r| recorder.record_row(r)));
-                    }
-                })
-            })
-        });
-    }
+    let part = |t: usize, threads: usize| &rows[t * ROWS / threads..(t + 1) * ROWS / threads];
+    from_threads(&mut g, &format!("{ROWS} rows"), |t, threads| {
+        part(t, threads).iter().for_each(|r| recorder.record_row(r))
+    });
     // The same rows into one profile per thread, kept across iterations like the
     // recorder's shards, with nothing shared (no lock, no clock): what two threads give
     // for this work on this host, the ceiling of the recorder's ratio. (On a shared VM
@@ -132,41 +124,38 @@ fn threads(c: &mut Criterion) {
     let profiles: Vec<std::sync::Mutex<DatasetProfile>> = (0..2)
         .map(|_| std::sync::Mutex::new(DatasetProfile::new(&schema(11), Window::new(0, 1))))
         .collect();
-    for threads in [1, 2] {
-        g.bench_function(
-            format!("reference: {ROWS} rows into a profile per thread, from {threads} thread(s)"),
-            |b| {
-                b.iter(|| {
-                    std::thread::scope(|s| {
-                        for (part, profile) in rows.chunks(ROWS / threads).zip(&profiles) {
-                            s.spawn(move || {
-                                let mut p = profile.lock().unwrap_or_else(|e| e.into_inner());
-                                part.iter().for_each(|r| p.record_row(r));
-                            });
-                        }
-                    })
-                })
-            },
-        );
-    }
+    let label = format!("reference: {ROWS} rows into a profile per thread,");
+    from_threads(&mut g, &label, |t, threads| {
+        let mut p = profiles[t].lock().unwrap_or_else(|e| e.into_inner());
+        part(t, threads).iter().for_each(|r| p.record_row(r));
+    });
     // And a loop that only computes, in registers, split the same way.
     const STEPS: u64 = 8_000_000;
-    for threads in [1, 2] {
-        g.bench_function(
-            format!("reference: compute only, from {threads} thread(s)"),
-            |b| {
-                b.iter(|| {
-                    std::thread::scope(|s| {
-                        let handles: Vec<_> = (0..threads as u64)
-                            .map(|t| s.spawn(move || spin(t, STEPS / threads as u64)))
-                            .collect();
-                        handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
-                    })
-                })
-            },
-        );
-    }
+    from_threads(&mut g, "reference: compute only,", |t, threads| {
+        black_box(spin(t as u64, STEPS / threads as u64));
+    });
     g.finish();
+}
+
+/// Benches `work(t, threads)` on `threads` scoped threads at once (`t` each one's index),
+/// from one thread and from two.
+fn from_threads(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    label: &str,
+    work: impl Fn(usize, usize) + Sync,
+) {
+    for threads in [1, 2] {
+        g.bench_function(format!("{label} from {threads} thread(s)"), |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for t in 0..threads {
+                        let work = &work;
+                        s.spawn(move || work(t, threads));
+                    }
+                })
+            })
+        });
+    }
 }
 
 /// A chain of multiplies and rotations that never leaves the registers.
