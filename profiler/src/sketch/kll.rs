@@ -182,8 +182,9 @@ impl Lazy {
         let stays = (odd == 1).then_some(self.base);
         // The coin reads no key: each compaction's offset would otherwise wait for a
         // key the one before it chose, a chain of cache misses through another view's
-        // sketch; without it the kept keys' loads overlap (this function's time in a
-        // merge of 1,000 views fell by 43 %, `benches/RESULTS.md`).
+        // sketch; without it the kept keys' loads overlap (`add_compacted`'s time in a
+        // merge of 1,000 views fell by 43 %, `benches/RESULTS.md`), and the keys a
+        // merge will read are known before it reads them (`Kll::prefetch_merge`).
         self.base += self.stride * (odd + coin(n, at, self.from as u64, self.len as u64));
         self.stride *= 2;
         self.len = (self.len - odd) / 2;
