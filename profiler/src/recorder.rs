@@ -88,6 +88,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Which live windows [`Recorder::close`] closes.
+#[derive(Clone, Copy)]
+enum Closing {
+    /// Those that start before the current window (it is read in each shard's lock).
+    Ended,
+    /// All of them (on shutdown).
+    All,
+}
+
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     static THREAD_SLOT: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
@@ -173,21 +182,19 @@ impl Recorder {
     /// Closes every window that ended by now: merges its shards' profiles, keeps the
     /// view in the history and hands it to the sink. Returns the windows closed.
     pub fn rotate(&self) -> Vec<Window> {
-        self.rotate_before(i64::MIN)
+        self.close(Closing::Ended)
     }
 
-    /// Closes live windows that start before the current window (`limit` = `i64::MIN`)
-    /// or, with `limit` = `i64::MAX`, all of them.
-    fn rotate_before(&self, limit: i64) -> Vec<Window> {
+    /// Closes the live windows `which` says.
+    fn close(&self, which: Closing) -> Vec<Window> {
         // Each closed profile's view, by window start, in shard order.
         let mut closed: BTreeMap<i64, Vec<ProfileView>> = BTreeMap::new();
         for shard in &self.shards {
             let taken = {
                 let mut shard = lock(shard);
-                let current = if limit == i64::MAX {
-                    i64::MAX
-                } else {
-                    self.window_start((self.config.clock)())
+                let current = match which {
+                    Closing::All => i64::MAX,
+                    Closing::Ended => self.window_start((self.config.clock)()),
                 };
                 shard
                     .live
@@ -279,7 +286,7 @@ impl Recorder {
     /// Closes every live window now, whatever the time (on shutdown), handing each to
     /// the sink. Returns the windows closed.
     pub fn flush(&self) -> Vec<Window> {
-        self.rotate_before(i64::MAX)
+        self.close(Closing::All)
     }
 
     /// Merges every window overlapping `range`: closed ones from the in-memory history

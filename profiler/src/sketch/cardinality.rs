@@ -943,7 +943,9 @@ mod tests {
         }
 
         #[test]
-        fn hostile_bytes_are_errors_not_panics(bytes in prop::collection::vec(any::<u8>(), 0..4000)) {
+        fn hostile_bytes_are_errors_not_panics(
+            bytes in prop::collection::vec(any::<u8>(), 0..4000),
+        ) {
             let _ = Cardinality::from_bytes(&bytes);
             let mut v = vec![1u8, (bytes.len() % 3) as u8];
             v.extend_from_slice(&bytes);
