@@ -41,15 +41,14 @@ fn a_restart_on_the_same_data_directory_loses_nothing() {
     // The rotation thread stores each window that closes while the server runs (it
     // ticks every second: waited for, within 5 s).
     let stored = || {
-        std::fs::read_dir(&dir)
+        let (status, body) = http(server.port, "GET", "/profiles/windows", "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        json["windows"]
+            .as_array()
             .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("window-")
-            })
+            .iter()
+            .filter(|w| w["state"] == "closed")
             .count()
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

@@ -172,8 +172,8 @@ impl Floor {
 impl Clone for Cardinality {
     fn clone(&self) -> Self {
         let mut clone = Cardinality {
-            repr: self.repr.clone(),
             floor: self.floor,
+            ..Cardinality::of(self.repr.clone())
         };
         clone.flush();
         clone
@@ -252,17 +252,21 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
 /// codes all go through: a clone has none, a view at most those of the few rows its
 /// live profile held back (recorded after the clone), a sketch read from a file none.
 fn raise_to_codes(regs: &mut [u8; M], floor: u8, sorted: &[u32], unsorted: &[u32]) {
-    if floor == 0 || floor > LOW_BITS as u8 {
-        raise_all_to_codes(regs, sorted);
-        return raise_all_to_codes(regs, unsorted);
-    }
-    let limit = 1u32 << (LOW_BITS as u8 - floor);
-    let prefix = sorted
-        .iter()
-        .take_while(|&&c| c < limit << LOW_SHIFT)
-        .count();
+    let prefix = match raising_below(floor) {
+        Some(bound) => sorted.iter().take_while(|&&c| c < bound).count(),
+        None => sorted.len(),
+    };
     raise_all_to_codes(regs, &sorted[..prefix]);
     raise_all_to_codes(regs, unsorted);
+}
+
+/// The code below which codes can raise registers above `floor` (see
+/// [`raise_to_codes`]), if a floor of 1 to 13 leaves any to drop.
+fn raising_below(floor: u8) -> Option<u32> {
+    let floor = u32::from(floor);
+    (1..=LOW_BITS)
+        .contains(&floor)
+        .then(|| 1 << (LOW_BITS - floor) << LOW_SHIFT)
 }
 
 /// Raises the registers to the values of all `codes`: in two passes the compiler keeps
@@ -309,6 +313,14 @@ fn merge_codes(dst: &mut Vec<u32>, src: &[u32]) {
 }
 
 impl Cardinality {
+    /// A sketch of `repr`, with no bound of its registers known yet.
+    fn of(repr: Repr) -> Self {
+        Cardinality {
+            repr,
+            floor: Floor::default(),
+        }
+    }
+
     /// Sorted sparse codes kept before turning dense.
     ///
     /// 1,024 codes take the 4 KiB of the dense registers; turning dense adds the 8 KiB
@@ -318,13 +330,10 @@ impl Cardinality {
 
     /// An empty sketch.
     pub fn new() -> Self {
-        Cardinality {
-            repr: Repr::Sparse {
-                sorted: Vec::new(),
-                buffer: Vec::new(),
-            },
-            floor: Floor::default(),
-        }
+        Cardinality::of(Repr::Sparse {
+            sorted: Vec::new(),
+            buffer: Vec::new(),
+        })
     }
 
     /// Empties the sketch. A sparse one keeps its lists' buffers, so refilling it
@@ -425,8 +434,7 @@ impl Cardinality {
             }
             let mut linear = Some(linear);
             bound_linear(&mut linear);
-            self.repr = Repr::Dense { regs, linear };
-            self.floor = Floor::default();
+            *self = Cardinality::of(Repr::Dense { regs, linear });
         }
     }
 
@@ -450,14 +458,13 @@ impl Cardinality {
     /// can raise one (see [`Cardinality::merge`]), which another view's sketch left cold
     /// in memory. Called one merge ahead, the next merge finds them in cache.
     pub(crate) fn prefetch_merge(&self, other: &Cardinality) {
-        if let (Repr::Dense { .. }, Repr::Sparse { sorted, .. }) = (&self.repr, &other.repr) {
-            let floor = u32::from(self.floor.at_most);
-            if (1..=LOW_BITS).contains(&floor) {
-                // Codes are uniform in `low`: the prefix holds about this many (and a
-                // line more).
-                let expected = (sorted.len() >> floor) + 16;
-                crate::prefetch::slice(&sorted[..expected.min(sorted.len())]);
-            }
+        if let (Repr::Dense { .. }, Repr::Sparse { sorted, .. }) = (&self.repr, &other.repr)
+            && let Some(bound) = raising_below(self.floor.at_most)
+        {
+            // Codes are uniform in `low`: the prefix holds about this many (and a line
+            // more).
+            let expected = ((u64::from(bound) * sorted.len() as u64) >> 31) as usize + 16;
+            crate::prefetch::slice(&sorted[..expected.min(sorted.len())]);
         }
     }
 
@@ -622,13 +629,10 @@ impl Cardinality {
                     return err("trailing bytes");
                 }
                 sorted.sort_unstable();
-                Ok(Cardinality {
-                    repr: Repr::Sparse {
-                        sorted,
-                        buffer: Vec::new(),
-                    },
-                    floor: Floor::default(),
-                })
+                Ok(Cardinality::of(Repr::Sparse {
+                    sorted,
+                    buffer: Vec::new(),
+                }))
             }
             [1, mode @ (1 | 2), rest @ ..] => {
                 const PACKED: usize = M / 4 * 3;
@@ -666,10 +670,7 @@ impl Cardinality {
                 } else {
                     None
                 };
-                Ok(Cardinality {
-                    repr: Repr::Dense { regs, linear },
-                    floor: Floor::default(),
-                })
+                Ok(Cardinality::of(Repr::Dense { regs, linear }))
             }
             [] => err("empty"),
             [v, ..] if *v != 1 => Err(format!("cardinality sketch: unknown version {v}")),

@@ -191,6 +191,12 @@ impl Lazy {
         self.at += 1;
         Some((at, stays))
     }
+
+    /// The indices of the keys kept, once [`Lazy::step`] is done.
+    fn kept(&self) -> impl Iterator<Item = usize> + use<> {
+        let (base, stride) = (self.base, self.stride);
+        (0..self.len).map(move |i| base + i * stride)
+    }
 }
 
 /// Moves level bounds by `by` places (down when negative): the levels they start keep
@@ -602,8 +608,8 @@ impl Kll {
                 heap.resize(len, 0);
                 &mut heap[..]
             };
-            for (i, k) in kept.iter_mut().enumerate() {
-                *k = keys[base + i * stride];
+            for (k, i) in kept.iter_mut().zip(lazy.kept()) {
+                *k = keys[i];
             }
             self.add_keys(at, kept);
         }
@@ -631,18 +637,12 @@ impl Kll {
                     crate::prefetch::one(&keys[i]);
                 }
             }
-            let Lazy {
-                base, stride, len, ..
-            } = lazy;
-            if stride == 1 {
-                crate::prefetch::slice(&keys[base..base + len]);
-            } else {
-                // Eight keys to a line: one prefetch a line.
-                let step = (8 / stride).max(1);
-                (0..len)
-                    .step_by(step)
-                    .for_each(|i| crate::prefetch::one(&keys[base + i * stride]));
-            }
+            // Eight keys to a line: one prefetch a line (and the last key's).
+            let step = (8 / lazy.stride).max(1);
+            lazy.kept()
+                .step_by(step)
+                .chain(lazy.kept().last())
+                .for_each(|i| crate::prefetch::one(&keys[i]));
         }
     }
 
