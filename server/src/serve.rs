@@ -274,7 +274,7 @@ fn fix_mmap_threshold() {
 fn fix_mmap_threshold() {}
 
 fn apply_retention(state: &AppState) {
-    let cutoff = sextant::time::now_ms() - state.config.retention_ms;
+    let cutoff = sextant::time::now_ms().saturating_sub(state.config.retention_ms);
     for store in [&state.store, &state.evaluation_store]
         .into_iter()
         .flatten()
