@@ -4,6 +4,8 @@
 //! seed: figures from two runs, or from a Rust bench and its Python peer script, are
 //! measured on the same numbers.
 
+use sextant::{FeatureKind, Schema, Value};
+
 /// A small deterministic random stream (SplitMix64), with uniform and normal draws.
 #[derive(Debug, Clone)]
 pub struct Stream {
@@ -45,6 +47,55 @@ pub fn normal_columns(rows: usize, cols: usize, seed: u64) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A schema of `n` numeric features named `f0`, `f1`, ….
+pub fn numeric_schema(n: usize) -> Schema {
+    let mut s = Schema::new();
+    (0..n).for_each(|i| s.push(format!("f{i}"), FeatureKind::Numeric));
+    s
+}
+
+/// The rows of `cols` (equal lengths), each a row's values in column order.
+pub fn rows_of(cols: &[Vec<f64>]) -> Vec<Vec<Value<'static>>> {
+    let n = cols.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|r| cols.iter().map(|c| Value::Float(c[r])).collect())
+        .collect()
+}
+
+/// The CPU time the calling thread has run so far, in nanoseconds, from Linux's
+/// `/proc/thread-self/schedstat`; `None` where that file does not exist.
+///
+/// On a virtual machine whose host takes the vCPU away ("steal"), wall time counts the
+/// time taken away and this does not: it is the thread's own cost, which is what
+/// comparing two builds, or one thread with two, needs on a shared host.
+///
+/// The kernel brings a running thread's figure up to date only at its scheduler's
+/// events (a tick, a switch): the thread yields first, which is one, so the figure is
+/// exact to the call rather than up to a tick (4 ms at 250 Hz) behind.
+pub fn thread_cpu_ns() -> Option<u64> {
+    std::thread::yield_now();
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// The machine's CPU time so far, as (all, stolen) in clock ticks, summed over CPUs from
+/// `/proc/stat`; `None` where that file does not exist or reads otherwise.
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = s
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]: guest time is
+    // already in user, so only the first eight add up to the whole.
+    let all = fields.iter().take(8).sum();
+    Some((all, *fields.get(7)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +119,17 @@ mod tests {
     fn uniform_stays_inside_the_open_unit_interval() {
         let mut s = Stream::new(1);
         assert!((0..10_000).map(|_| s.uniform()).all(|u| u > 0.0 && u < 1.0));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn thread_cpu_time_grows_with_work_and_steal_is_a_share() {
+        let before = thread_cpu_ns().unwrap();
+        let mut s = Stream::new(3);
+        let sum: u64 = (0..2_000_000).map(|_| s.next_u64() >> 40).sum();
+        std::hint::black_box(sum);
+        assert!(thread_cpu_ns().unwrap() > before);
+        let (all, steal) = machine_ticks().unwrap();
+        assert!(all > 0 && steal <= all);
     }
 }
