@@ -240,6 +240,62 @@ fn insert_dense(regs: &mut [u8; M], hash: u64) {
     *r = (*r).max(value);
 }
 
+/// Values [`insert_dense_f64s`] hashes at a time: eight vectors of 8.
+const LANES: usize = 64;
+
+/// [`insert_dense`] of each of `xs` (finite numbers), the same registers in the end.
+/// Hashes, indices and values are computed [`LANES`] at a time, then the registers are
+/// raised one by one: on a processor with 64-bit vector multiplies and leading-zero
+/// counts (AVX-512 DQ and CD, found at run time) the first part is vector code, which
+/// took the columns path's HyperLogLog from 4.1 to 2.4 ns a value (`benches/RESULTS.md`);
+/// elsewhere it is the same scalar code as before.
+fn insert_dense_f64s(regs: &mut [u8; M], xs: &[f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512cd")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: the processor has every feature `insert_dense_avx512` is compiled for.
+        unsafe {
+            insert_dense_avx512(regs, xs)
+        };
+        return;
+    }
+    insert_dense_lanes(regs, xs);
+}
+
+/// [`insert_dense_lanes`] compiled for AVX-512 (see [`insert_dense_f64s`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx512cd,avx512vl")]
+fn insert_dense_avx512(regs: &mut [u8; M], xs: &[f64]) {
+    insert_dense_lanes(regs, xs);
+}
+
+/// The body of [`insert_dense_f64s`], inlined into each version of it.
+#[inline(always)]
+fn insert_dense_lanes(regs: &mut [u8; M], xs: &[f64]) {
+    let mut chunks = xs.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        let mut slots = [0u32; LANES];
+        for (slot, &x) in slots.iter_mut().zip(chunk) {
+            let hash = crate::hash::hash_finite_f64(x);
+            let index = (hash >> (64 - P)) as u32;
+            let value = ((hash << P) | (1 << (P - 1))).leading_zeros() + 1;
+            *slot = index << 8 | value;
+        }
+        for slot in slots {
+            // The index is below M (12 bits); the mask only tells the compiler so.
+            let r = &mut regs[(slot >> 8) as usize & (M - 1)];
+            *r = (*r).max(slot as u8);
+        }
+    }
+    for &x in chunks.remainder() {
+        insert_dense(regs, crate::hash::hash_finite_f64(x));
+    }
+}
+
 /// Raises the dense registers to the values of sparse codes: a sparse sketch's sorted
 /// list and its unsorted buffer. Only a code above the lowest register can raise one
 /// (`floor`: the lowest, or a bound below it), and a code's value is above the floor
@@ -404,9 +460,7 @@ impl Cardinality {
             rest = tail;
         }
         if let Repr::Dense { regs, linear: None } = &mut self.repr {
-            for &x in rest {
-                insert_dense(regs, crate::hash::hash_finite_f64(x));
-            }
+            insert_dense_f64s(regs, rest);
         }
     }
 
@@ -780,6 +834,38 @@ mod tests {
             (P_SPARSE - P) as u8 + rank
         };
         (index, value.min(Q + 1))
+    }
+
+    #[test]
+    fn numbers_raise_the_registers_their_hashes_name_vector_code_or_not() {
+        // Lengths around whole batches, -0.0 among them, repeats and extreme values;
+        // checked against insert_dense one hash at a time (the vector code runs where
+        // the processor has AVX-512 DQ and CD).
+        let mut xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin() * 1e6).collect();
+        xs.extend([
+            -0.0,
+            0.0,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            -5e-324,
+            1.0,
+            1.0,
+        ]);
+        for len in [0, 1, LANES - 1, LANES, LANES + 1, 3 * LANES + 7, xs.len()] {
+            let mut vector = Box::new([0u8; M]);
+            insert_dense_f64s(&mut vector, &xs[..len]);
+            let mut scalar = Box::new([0u8; M]);
+            for &x in &xs[..len] {
+                insert_dense(&mut scalar, hash_f64(x));
+            }
+            assert_eq!(vector, scalar, "{len} numbers");
+            // And the portable version, which runs where the vector code cannot.
+            let mut portable = Box::new([0u8; M]);
+            insert_dense_lanes(&mut portable, &xs[..len]);
+            assert_eq!(portable, scalar, "{len} numbers");
+            assert_eq!(vector.iter().filter(|&&r| r > 0).count() > 0, len > 0);
+        }
     }
 
     #[test]
