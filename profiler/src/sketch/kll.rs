@@ -19,7 +19,7 @@
 //!   instead of 8, and [`Kll::from_bytes`] checks every count, capacity and bound.
 
 use super::merge_front;
-use super::network::{BLOCK, Halves, RUN, merge_halve, sort_halve};
+use super::network::{BLOCK, LANES, Network, RUN, Wide};
 use crate::lanes::{all_finite, min_max};
 
 /// Smallest capacity of a level (DataSketches' `m`).
@@ -842,19 +842,32 @@ impl Coins {
 }
 
 /// One level of the bulk path over `buf[..len]` (a multiple of [`BLOCK`]): orders the
-/// blocks two at a time with `halve`, which keeps the [`RUN`] values at each block's even
-/// or odd positions (a coin each), written in order to the front of `buf`; widens
-/// `extremes` to the blocks' smallest and largest values. Returns how many values are
-/// left.
+/// blocks with `network`, which keeps the [`RUN`] values at each block's even or odd
+/// positions (a coin each, flipped in the blocks' order), written in order to the front
+/// of `buf`; widens `extremes` to the blocks' smallest and largest values. Returns how
+/// many values are left. Blocks go [`LANES`] at a time through the `wide` networks where
+/// the processor has them, the rest two at a time: the same runs either way.
 fn compact_blocks(
     buf: &mut [f64],
     len: usize,
     coins: &mut Coins,
     extremes: &mut (f64, f64),
-    halve: fn(&[f64; BLOCK], &[f64; BLOCK], [bool; 2]) -> Halves,
+    network: Network,
+    wide: Option<Wide>,
 ) -> usize {
     let blocks = len / BLOCK;
     let mut b = 0;
+    let mut widen = |(lo, hi): (f64, f64)| {
+        extremes.0 = extremes.0.min(lo);
+        extremes.1 = extremes.1.max(hi);
+    };
+    if let Some(wide) = wide {
+        while blocks - b >= LANES {
+            let flips = (0..LANES).fold(0u8, |m, j| m | u8::from(coins.flip()) << j);
+            widen(wide.halve(network, buf, b, flips));
+            b += LANES;
+        }
+    }
     while b < blocks {
         // A lone last block is ordered beside a copy of itself, which is dropped.
         let lanes = (blocks - b).min(2);
@@ -865,9 +878,8 @@ fn compact_blocks(
         };
         let first = block(b);
         let second = if lanes == 2 { block(b + 1) } else { first };
-        let h = halve(&first, &second, [coins.flip(), coins.flip()]);
-        extremes.0 = extremes.0.min(h.lo);
-        extremes.1 = extremes.1.max(h.hi);
+        let h = network.halve(&first, &second, [coins.flip(), coins.flip()]);
+        widen((h.lo, h.hi));
         // Block `b + lane` leaves its run at `(b + lane) · RUN`, below every block not
         // read yet.
         for (lane, run) in h.runs.iter().enumerate().take(lanes) {
@@ -925,7 +937,9 @@ impl Kll {
             self.n += whole as u64;
             let mut coins = Coins::new(self.n, key(buf[0]), key(buf[whole - 1]));
             let mut extremes = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut len = compact_blocks(buf, whole, &mut coins, &mut extremes, sort_halve);
+            let wide = Wide::new();
+            let mut len =
+                compact_blocks(buf, whole, &mut coins, &mut extremes, Network::Sort, wide);
             self.min = self.min.min(key(extremes.0));
             self.max = self.max.max(key(extremes.1));
             for level in 1..depth {
@@ -933,7 +947,7 @@ impl Kll {
                     len -= RUN;
                     self.add_values(level, &buf[len..len + RUN]);
                 }
-                len = compact_blocks(buf, len, &mut coins, &mut extremes, merge_halve);
+                len = compact_blocks(buf, len, &mut coins, &mut extremes, Network::Merge, wide);
             }
             // Runs of weight 2^depth, each sorted, sorted together by `add_values`.
             self.add_values(depth, &buf[..len]);
