@@ -11,8 +11,10 @@
 //! - **on CPU**: one thread's CPU time over the longer of the two threads' CPU times —
 //!   what two threads give when each has a CPU of its own the whole time. On a shared
 //!   virtual machine the host takes vCPUs away ("steal", printed for the run); CPU time
-//!   does not count that, and any cost the threads cause each other (a contended lock,
-//!   cache lines passed between cores, work unevenly split) shows in it.
+//!   does not count that. Work the threads cause each other (cache lines passed between
+//!   cores, a lock spinning) and work split unevenly show in it; time a thread spends
+//!   asleep on a contended lock does not (it shows in the wall figure only, which the
+//!   on-CPU figure must therefore not replace).
 //!
 //! Three works: the recorder (a shard per thread); the same rows into a profile per
 //! thread with nothing shared (the ceiling of the recorder's ratio for this work); and
@@ -35,6 +37,11 @@ struct Run {
     cpu_ms: Vec<f64>,
 }
 
+/// [`thread_cpu_ns`], which this bench cannot do without.
+fn cpu_ns() -> u64 {
+    thread_cpu_ns().expect("this bench needs Linux's /proc/thread-self/schedstat")
+}
+
 /// Runs `work(t, threads)` on `threads` scoped threads at once (`t` each one's index).
 fn run(threads: usize, work: &(impl Fn(usize, usize) + Sync)) -> Run {
     let start = Instant::now();
@@ -42,9 +49,9 @@ fn run(threads: usize, work: &(impl Fn(usize, usize) + Sync)) -> Run {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
-                    let before = thread_cpu_ns().unwrap_or(0);
+                    let before = cpu_ns();
                     work(t, threads);
-                    thread_cpu_ns().unwrap_or(0) - before
+                    cpu_ns() - before
                 })
             })
             .collect();

@@ -1351,6 +1351,46 @@ impl Kll {
 mod tests {
     use super::*;
 
+    /// With the wide networks or without, a level of the bulk path leaves the same runs
+    /// and extremes and draws the same coins: for every count of blocks from 1 to 40
+    /// (wide stretches, the two-block tail, a lone last block), for both networks.
+    #[test]
+    fn wide_networks_leave_the_bulk_path_as_it_was() {
+        let Some(wide) = Wide::new() else {
+            eprintln!("no AVX-512F here: the wide networks are not run");
+            return;
+        };
+        for network in [Network::Sort, Network::Merge] {
+            for blocks in 1..=40 {
+                let mut xs = stream(blocks * BLOCK, blocks as u64);
+                // Ties, and (to merge) blocks whose halves are each sorted.
+                xs.iter_mut().step_by(5).for_each(|x| *x = x.round());
+                if network == Network::Merge {
+                    xs.chunks_mut(RUN).for_each(|r| r.sort_by(f64::total_cmp));
+                }
+                let level = |wide: Option<Wide>| {
+                    let mut buf = xs.clone();
+                    let mut coins = Coins::new(blocks as u64, 1, 2);
+                    let mut extremes = (f64::INFINITY, f64::NEG_INFINITY);
+                    let len = compact_blocks(
+                        &mut buf,
+                        xs.len(),
+                        &mut coins,
+                        &mut extremes,
+                        network,
+                        wide,
+                    );
+                    buf.truncate(len);
+                    let next: Vec<bool> = (0..100).map(|_| coins.flip()).collect();
+                    (buf, extremes, next)
+                };
+                let (two, wide) = (level(None), level(Some(wide)));
+                assert_eq!(two.0.len(), blocks * RUN);
+                assert_eq!(wide, two, "{network:?}, {blocks} blocks");
+            }
+        }
+    }
+
     /// A sketch fed value by value, in slices, or by merges keeps its keys in one
     /// buffer about its capacity long, level bounds in order, each upper level sorted.
     #[test]
