@@ -83,6 +83,11 @@ pub struct ServeArgs {
     /// How long closed windows are kept on disk, e.g. `7d`.
     #[arg(long, env = "SEXTANT_RETENTION", default_value = "7d")]
     pub retention: String,
+    /// On SIGTERM or SIGINT, how long requests still open may take to finish before
+    /// their connections are closed and the open window is stored, e.g. `10s` (keep it
+    /// below the orchestrator's grace period: Kubernetes' default is 30 s).
+    #[arg(long, env = "SEXTANT_DRAIN_TIMEOUT", default_value = "10s")]
+    pub drain_timeout: String,
     /// Serve another exported model (JSON) instead of the embedded one.
     #[arg(long, env = "SEXTANT_MODEL")]
     pub model: Option<PathBuf>,

@@ -335,6 +335,9 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             .filter(|s| !s.is_empty())
             .map(|s| SharedSecret(s.as_bytes().to_vec())),
     };
+    let drain = Duration::from_millis(
+        u64::try_from(duration("drain-timeout", &args.drain_timeout)?).unwrap_or(0),
+    );
     if config.horizon_ms < config.window_ms {
         bail!(
             "--drift-horizon ({}) must be at least one --window ({})",
@@ -371,7 +374,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         .max_blocking_threads(BLOCKING_THREADS)
         .thread_keep_alive(Duration::from_secs(24 * 3600))
         .build()?;
-    rt.block_on(async {
+    let housekeeper = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -384,17 +387,46 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             "sextant serving"
         );
         let housekeeper = Housekeeper::start(state.clone())?;
-        axum::serve(listener, app(state.clone()))
-            .with_graceful_shutdown(shutdown_signal(state.clone()))
-            .await
-            .context("server error")?;
-        housekeeper.stop();
+        let (signalled, drain_started) = tokio::sync::oneshot::channel();
+        let signal = {
+            let state = state.clone();
+            async move {
+                shutdown_signal(state).await;
+                let _ = signalled.send(());
+            }
+        };
+        let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(signal);
+        let deadline = async move {
+            match drain_started.await {
+                Ok(()) => tokio::time::sleep(drain).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = server.into_future() => served.context("server error")?,
+            () = deadline => tracing::warn!(
+                drain_timeout_s = drain.as_secs_f64(),
+                "requests still open after the drain timeout: closing their connections"
+            ),
+        }
+        anyhow::Ok(housekeeper)
+    })?;
+    // Every task still serving a connection (a client that kept one open past the
+    // drain: an unfinished body, say) stops here, at its next wait: none can record
+    // anything after the flush below, and none can keep the process from storing the
+    // open window before the orchestrator's SIGKILL.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    housekeeper.stop();
+    let flush = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    flush.block_on(async {
         if let Some(log) = &state.log {
             log.flush().await;
         }
-        state.evaluation.flush();
-        let closed = state.recorder.flush();
-        tracing::info!(windows = closed.len(), "open window stored; bye");
-        anyhow::Ok(())
-    })
+    });
+    state.evaluation.flush();
+    let closed = state.recorder.flush();
+    tracing::info!(windows = closed.len(), "open window stored; bye");
+    Ok(())
 }

@@ -77,3 +77,41 @@ fn a_restart_on_the_same_data_directory_loses_nothing() {
     assert!(line.ends_with(" 160"), "{line}");
     server.stop();
 }
+
+#[test]
+fn a_client_that_never_finishes_its_request_does_not_keep_the_server_from_stopping() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("drain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start_s = sextant::time::now_ms() / 1000 - 1;
+    let server = Server::start_with(&dir, &[("SEXTANT_DRAIN_TIMEOUT", "1s")]);
+    for _ in 0..20 {
+        assert_eq!(http(server.port, "POST", "/predict", WINE).unwrap().0, 200);
+    }
+    // A body announced as 300 bytes, of which 10 ever arrive.
+    let mut stuck = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    std::io::Write::write_all(
+        &mut stuck,
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 300\r\n\r\n{\"ph\": 3.",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // Without the drain timeout, graceful shutdown waited for that body for ever (and
+    // an orchestrator's SIGKILL then lost the open window); `stop` allows 15 s.
+    let stopping = std::time::Instant::now();
+    server.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "took {:?} to stop",
+        stopping.elapsed()
+    );
+    drop(stuck);
+    let server = Server::start(&dir);
+    assert_eq!(
+        rows_since(server.port, start_s),
+        20,
+        "rows lost at the stop"
+    );
+    server.stop();
+}
