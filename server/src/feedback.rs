@@ -38,7 +38,8 @@ pub struct ItemResult {
     pub status: &'static str,
     /// The prediction (from the id).
     pub prediction: f64,
-    /// The ground truth sent.
+    /// The ground truth joined: the one sent, or for a duplicate the first one, which
+    /// is kept.
     pub actual: f64,
     /// `actual − prediction`.
     pub residual: f64,
@@ -288,27 +289,27 @@ pub async fn feedback(
     let (mut joined, mut duplicate) = (0u64, 0u64);
     let mut rows = Vec::new();
     for ((info, item), outcome) in verified.iter().zip(&outcomes) {
-        let residual = item.actual - info.prediction;
-        let status = match outcome {
+        let (status, actual) = match *outcome {
             Outcome::Joined => {
+                let residual = item.actual - info.prediction;
                 joined += 1;
                 m.absolute_error.observe(residual.abs());
                 m.label_delay
                     .observe(((now - info.time_ms).max(0) as f64) / 1000.0);
                 rows.push(residual);
-                "joined"
+                ("joined", item.actual)
             }
-            Outcome::Duplicate => {
+            Outcome::Duplicate { kept } => {
                 duplicate += 1;
-                "duplicate"
+                ("duplicate", kept)
             }
         };
         results.push(ItemResult {
             prediction_id: item.id.clone(),
             status,
             prediction: info.prediction,
-            actual: item.actual,
-            residual,
+            actual,
+            residual: actual - info.prediction,
         });
     }
     m.feedback.with_label_values(&["joined"]).inc_by(joined);

@@ -116,12 +116,15 @@ pub struct Feedback {
 }
 
 /// What became of one feedback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
     /// Joined to its prediction now.
     Joined,
-    /// The prediction already had ground truth (the first one is kept).
-    Duplicate,
+    /// The prediction already had ground truth: the first one, `kept`, stays.
+    Duplicate {
+        /// The ground truth the log holds.
+        kept: f64,
+    },
 }
 
 // Unboxed on purpose: a boxed record is a cross-thread free in the writer.
@@ -693,6 +696,8 @@ impl Writer {
                  WHERE predictions.actual IS NULL
                  RETURNING origin",
             )?;
+            let mut kept =
+                tx.prepare_cached("SELECT actual FROM predictions WHERE prediction_id = ?1")?;
             for msg in batch {
                 match msg {
                     Msg::One(p) => self.rows.push(&tx, p, deltas)?,
@@ -715,16 +720,23 @@ impl Writer {
                                 f.feedback_ms
                             ])?;
                             // A row back: joined, as a new (remote) row or an update.
-                            let outcome = match rows.next()? {
-                                None => Outcome::Duplicate,
+                            let joined = match rows.next()? {
+                                None => false,
                                 Some(r) => {
                                     let origin: String = r.get(0)?;
                                     let new_row = u64::from(origin == "remote");
                                     deltas.push((f.time_ms, new_row, 1));
-                                    Outcome::Joined
+                                    true
                                 }
                             };
                             drop(rows);
+                            let outcome = if joined {
+                                Outcome::Joined
+                            } else {
+                                Outcome::Duplicate {
+                                    kept: kept.query_row(params![f.id], |r| r.get(0))?,
+                                }
+                            };
                             outcomes.push(outcome);
                         }
                         replies.push((reply, outcomes));

@@ -65,6 +65,9 @@ async fn feedback_joins_once_and_feeds_the_evaluation() {
     let (status, body) = post(&s, "/feedback", json!({"prediction_id": id, "actual": 7})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "duplicate");
+    // The answer shows the ground truth kept, the first, not the one just sent.
+    assert_eq!(body["actual"].as_f64().unwrap(), 6.0, "{body}");
+    assert_eq!(body["residual"].as_f64().unwrap(), 6.0 - q);
     // A batch mixing a new id and a known one.
     let (status, body) = post(
         &s,
@@ -80,6 +83,7 @@ async fn feedback_joins_once_and_feeds_the_evaluation() {
     assert_eq!(body["duplicate"], 1);
     assert_eq!(body["results"][0]["status"], "joined");
     assert_eq!(body["results"][1]["status"], "duplicate");
+    assert_eq!(body["results"][1]["actual"].as_f64().unwrap(), 6.0);
 
     let (e1, e2) = (6.0 - q, 4.5 - ids[1].1);
     let (status, _, ev) = send(&s, get("/evaluation")).await;
