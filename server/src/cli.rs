@@ -15,6 +15,26 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::path::PathBuf;
 
+/// An error in how a command was called (a flag's value, an output path), as opposed to
+/// in the data: `main` exits with 2 for it, as clap does for its own.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Fails with a [`UsageError`] of `message`.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(UsageError(format!($($arg)*)).into())
+    };
+}
+
 /// sextant — statistical profiles of what your model sees, fast enough for the request path.
 ///
 /// Serve the wine-quality model with live feature profiles and Prometheus metrics, profile
@@ -182,7 +202,7 @@ fn export_predictions(args: &ExportArgs) -> anyhow::Result<()> {
         Some(e) if e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson") => {
             ExportFormat::JsonLines
         }
-        _ => bail!(
+        _ => usage!(
             "-o `{}`: the extension must be .csv or .jsonl",
             args.output.display()
         ),
@@ -190,7 +210,8 @@ fn export_predictions(args: &ExportArgs) -> anyhow::Result<()> {
     let time = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<i64>> {
         v.as_deref()
             .map(|s| {
-                sextant::time::parse_timestamp(s).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+                sextant::time::parse_timestamp(s)
+                    .map_err(|e| UsageError(format!("--{flag}: {e}")).into())
             })
             .transpose()
     };
@@ -199,19 +220,24 @@ fn export_predictions(args: &ExportArgs) -> anyhow::Result<()> {
         until_ms: time("until", &args.until)?,
         with_feedback: args.with_feedback,
     };
+    if let (Some(since), Some(until)) = (filter.since_ms, filter.until_ms)
+        && since >= until
+    {
+        usage!("--since must be before --until");
+    }
     let log = args.data_dir.join(crate::predlog::FILE_NAME);
     if !log.is_file() {
         bail!("no prediction log at `{}`", log.display());
     }
     let conn = crate::predlog::open_existing(&args.data_dir)
         .with_context(|| format!("cannot open `{}`", log.display()))?;
-    let tmp = args.output.with_extension("sextant-tmp");
-    let file = std::fs::File::create(&tmp)
-        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
-    let n = crate::predlog::export(&conn, filter, format, file)
-        .with_context(|| format!("exporting `{}`", log.display()))?;
-    std::fs::rename(&tmp, &args.output)
-        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    refuse_to_overwrite(&args.output, &[&log])?;
+    let mut n = 0;
+    write_atomically(&args.output, |file| {
+        n = crate::predlog::export(&conn, filter, format, file)
+            .with_context(|| format!("exporting `{}`", log.display()))?;
+        Ok(())
+    })?;
     eprintln!("exported {n} predictions to `{}`", args.output.display());
     Ok(())
 }
@@ -232,19 +258,59 @@ pub fn read_profile(path: &Path) -> anyhow::Result<ProfileView> {
 ///
 /// The file cannot be written.
 pub fn write_profile(view: &ProfileView, path: &Path) -> anyhow::Result<()> {
-    let bytes = view.to_bytes()?;
+    let bytes = view
+        .to_bytes()
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    write_atomically(path, |file| Ok(file.write_all(&bytes)?))
+}
+
+/// Writes `path` through `write` into a temporary file beside it, renamed over `path`
+/// once complete: a reader never sees half a file, and a failure leaves neither a
+/// partial file nor the temporary one behind.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let tmp = path.with_extension("sextant-tmp");
-    std::fs::write(&tmp, &bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .with_context(|| format!("cannot write `{}`", path.display()))
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut out = std::io::BufWriter::new(file);
+        write(&mut out)?;
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?;
+        std::fs::rename(&tmp, path)?;
+        anyhow::Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// A [`UsageError`] if `output` is one of `inputs` (writing it would destroy that input).
+fn refuse_to_overwrite(output: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
+    let Ok(out) = std::fs::canonicalize(output) else {
+        return Ok(()); // Not there yet: it cannot be an input.
+    };
+    for input in inputs {
+        if std::fs::canonicalize(input).is_ok_and(|i| i == out) {
+            usage!(
+                "-o `{}` is also an input: writing it would replace `{}`; choose another output",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn profile(args: &ProfileArgs) -> anyhow::Result<()> {
     let delimiter = match args.delimiter {
         None => None,
         Some(c) if c.is_ascii() => Some(c as u8),
-        Some(c) => bail!("--delimiter must be a single ASCII character, not `{c}`"),
+        Some(c) => usage!("--delimiter must be a single ASCII character, not `{c}`"),
     };
+    refuse_to_overwrite(&args.output, &[&args.file])?;
     let opts = IngestOptions {
         delimiter,
         text_columns: args.text.clone(),
@@ -275,6 +341,8 @@ fn show(args: &ShowArgs) -> anyhow::Result<()> {
 }
 
 fn merge(args: &MergeArgs) -> anyhow::Result<()> {
+    let inputs: Vec<&Path> = args.profiles.iter().map(PathBuf::as_path).collect();
+    refuse_to_overwrite(&args.output, &inputs)?;
     let mut merged = ProfileView::empty();
     for path in &args.profiles {
         let view = read_profile(path)?;
@@ -297,12 +365,13 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let current = read_profile(&args.current)?;
     let report = drift::compare(&baseline, &current, &DriftConfig::default());
     if let Some(path) = &args.html {
+        refuse_to_overwrite(path, &[&args.baseline, &args.current])?;
         let html = drift::render_html(
             &report,
             &args.baseline.display().to_string(),
             &args.current.display().to_string(),
         );
-        std::fs::write(path, html).with_context(|| format!("cannot write `{}`", path.display()))?;
+        write_atomically(path, |file| Ok(file.write_all(html.as_bytes())?))?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -311,28 +311,84 @@ fn export_predictions_writes_csv_and_json_lines_with_filters() {
         1,
         "header only"
     );
-    // Errors: bad extension, bad time, no log.
-    for args in [
-        vec!["export-predictions", "--data-dir", data_s, "-o", "out.txt"],
-        vec![
-            "export-predictions",
-            "--data-dir",
-            data_s,
-            "--since",
-            "yesterday",
-            "-o",
-            "o.csv",
-        ],
-        vec![
-            "export-predictions",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "-o",
-            "o.csv",
-        ],
+    // Usage errors (exit 2): a bad extension, a bad time, times the wrong way round;
+    // a data error (exit 1): no log. None leaves a file behind.
+    let out_csv = dir.join("o.csv");
+    let out_s = out_csv.to_str().unwrap();
+    let dir_s = dir.to_str().unwrap();
+    for (code, args) in [
+        (
+            2,
+            vec!["export-predictions", "--data-dir", data_s, "-o", "out.txt"],
+        ),
+        (
+            2,
+            vec![
+                "export-predictions",
+                "--data-dir",
+                data_s,
+                "--since",
+                "yesterday",
+                "-o",
+                out_s,
+            ],
+        ),
+        (
+            2,
+            vec![
+                "export-predictions",
+                "--data-dir",
+                data_s,
+                "--since",
+                "2025-01-02T00:00:00Z",
+                "--until",
+                "2025-01-01T00:00:00Z",
+                "-o",
+                out_s,
+            ],
+        ),
+        (
+            1,
+            vec!["export-predictions", "--data-dir", dir_s, "-o", out_s],
+        ),
     ] {
         let out = sextant(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
         assert!(!out.stderr.is_empty());
+        assert!(!out_csv.exists() && !out_csv.with_extension("sextant-tmp").exists());
     }
+}
+
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = tempdir("overwrite");
+    let csv = dir.join("victim.csv");
+    std::fs::copy(wine("winequality-red.csv"), &csv).unwrap();
+    let before = std::fs::read(&csv).unwrap();
+    let csv_s = csv.to_str().unwrap();
+    let out = sextant(&["profile", csv_s, "-o", csv_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also an input"));
+    assert_eq!(std::fs::read(&csv).unwrap(), before, "the CSV was replaced");
+
+    let sxp = dir.join("red.sxp");
+    let sxp_s = sxp.to_str().unwrap();
+    run_ok(&["profile", csv_s, "-o", sxp_s]);
+    let profile = std::fs::read(&sxp).unwrap();
+    // The same file by another name, too.
+    let other_name = dir.join(".").join("red.sxp");
+    for args in [
+        vec!["merge", sxp_s, sxp_s, "-o", other_name.to_str().unwrap()],
+        vec!["compare", sxp_s, sxp_s, "--html", sxp_s],
+    ] {
+        let out = sextant(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(std::fs::read(&sxp).unwrap(), profile, "{args:?}");
+    }
+    let out = sextant(&["profile", csv_s, "--delimiter", "é", "-o", "x.sxp"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a non-ASCII delimiter is a usage error"
+    );
 }
