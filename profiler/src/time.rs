@@ -14,6 +14,20 @@ pub fn now_ms() -> i64 {
     }
 }
 
+/// The earliest and latest unix seconds of the years 0000 to 9999.
+const MIN_SECS: i64 = -62_167_219_200;
+const MAX_SECS: i64 = 253_402_300_799;
+
+/// Days in month `m` (1–12) of year `y` (proleptic Gregorian).
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -82,10 +96,14 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         )
     };
     if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e14 {
+        // The seconds RFC 3339 can write back: years 0000 to 9999.
+        if (MIN_SECS as f64..=MAX_SECS as f64).contains(&secs) {
             return Ok((secs * 1000.0).round() as i64);
         }
-        return Err(expected());
+        return Err(format!(
+            "`{text}` is out of range: unix seconds from {MIN_SECS} to {MAX_SECS} \
+             (the years 0000 to 9999)"
+        ));
     }
     let b = t.as_bytes();
     let num = |range: std::ops::Range<usize>| -> Option<i64> {
@@ -107,8 +125,13 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     ) else {
         return Err(expected());
     };
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) {
         return Err(expected());
+    }
+    if !(1..=days_in_month(y, mo)).contains(&d) {
+        return Err(format!(
+            "`{text}` is not a date: {y:04}-{mo:02} has no day {d}"
+        ));
     }
     if h > 23 || mi > 59 || s > 60 {
         return Err(expected());
@@ -133,10 +156,18 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     }
     let offset_min = match &t[i..] {
         "Z" | "z" => 0,
-        rest if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') => {
+        rest if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let (Some(oh), Some(om)) = (num(i + 1..i + 3), num(i + 4..i + 6)) else {
                 return Err(expected());
             };
+            if oh > 23 || om > 59 {
+                return Err(format!(
+                    "`{text}` is not a timestamp: the UTC offset must be at most ±23:59"
+                ));
+            }
             let sign = if rest.starts_with('-') { -1 } else { 1 };
             sign * (oh * 60 + om)
         }
@@ -206,8 +237,38 @@ mod tests {
             "2025-11-25T08:00:00é",
             "nan",
             "1e300",
+            // Days a month does not have, offsets past ±23:59, times RFC 3339 cannot
+            // write back.
+            "2025-02-29T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-01-01T00:00:00+99:99",
+            "2025-01-01T00:00:00+01:60",
+            "2025-01-01T00:00:00+0100x",
+            "1e14",
+            "-62167219201",
+            "253402300800",
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad:?}");
+        }
+        let err = parse_timestamp("2025-02-31T00:00:00Z").unwrap_err();
+        assert!(err.contains("has no day 31"), "{err}");
+    }
+
+    #[test]
+    fn accepts_the_edges_of_what_it_takes() {
+        assert_eq!(
+            parse_timestamp("2024-02-29T00:00:00Z"),
+            parse_timestamp("1709164800")
+        );
+        assert!(parse_timestamp("2000-02-29T00:00:00Z").is_ok());
+        assert!(parse_timestamp("1900-02-29T00:00:00Z").is_err());
+        assert_eq!(
+            parse_timestamp("2025-01-01T23:59:00+23:59"),
+            parse_timestamp("2025-01-01T00:00:00Z")
+        );
+        for secs in [-62_167_219_200i64, 253_402_300_799] {
+            let ms = parse_timestamp(&secs.to_string()).unwrap();
+            assert_eq!(parse_timestamp(&format_rfc3339(ms)), Ok(ms));
         }
     }
 }
