@@ -196,8 +196,22 @@ pub fn json_body(
         ));
     }
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
-    let json: Json_ = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")))?;
+    let json: Json_ = serde_json::from_slice(&body).map_err(|e| {
+        // Over one item's limit and not even JSON: no batch, so too large.
+        if body.len() > crate::app::MAX_BODY {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "body of {} bytes: one item may take at most {} bytes, and this is \
+                     no batch (`{{\"{batch_key}\": [...]}}`): malformed JSON: {e}",
+                    body.len(),
+                    crate::app::MAX_BODY
+                ),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}"))
+        }
+    })?;
     let is_batch = json.as_object().is_some_and(|o| o.contains_key(batch_key));
     if body.len() > crate::app::MAX_BODY && !is_batch {
         return Err(ApiError::new(

@@ -113,6 +113,12 @@ async fn malformed_wrong_type_oversized_and_unknown_requests_get_problem_json() 
             post("/predict", vec![b' '; 1100 * 1024]),
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
+        // Over one item's 64 KiB and not JSON at all: too large, not malformed.
+        (
+            post("/predict", vec![b'x'; 100 * 1024]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (post("/predict", vec![b'x'; 1024]), StatusCode::BAD_REQUEST),
         (
             post_as("/predict", "text/plain", wine().to_string()),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
