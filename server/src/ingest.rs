@@ -149,7 +149,8 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Profiles a CSV or JSON Lines file (by extension `.jsonl`/`.ndjson`, else CSV).
+/// Profiles a CSV or JSON Lines file (by extension `.jsonl`, `.ndjson` or `.json`, in
+/// any case, else CSV).
 ///
 /// # Errors
 ///
@@ -165,10 +166,11 @@ pub fn profile_file(path: &Path, opts: &IngestOptions) -> Result<ProfileView> {
         bytes: bytes.clone(),
     };
     let mut progress = Progress::new(opts.progress, total);
-    let is_jsonl = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "ndjson")
-    );
+    let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["jsonl", "ndjson", "json"]
+            .iter()
+            .any(|j| e.eq_ignore_ascii_case(j))
+    });
     let now = sextant::time::now_ms();
     let window = Window::new(now, now);
     let profile = if is_jsonl {
@@ -324,12 +326,25 @@ pub fn profile_jsonl<R: BufRead>(
             }
         }
     }
+    if sample.is_empty() {
+        bail!("the file is empty: expected JSON objects, one a line");
+    }
     let mut names: Vec<String> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for obj in &sample {
         for k in obj.keys() {
-            if !names.contains(k) {
+            if seen.insert(k) {
                 names.push(k.clone());
             }
+        }
+    }
+    for t in &opts.text_columns {
+        if !seen.contains(t.as_str()) {
+            bail!(
+                "--text {t}: no such key in the first {} objects (keys: {})",
+                sample.len(),
+                names.join(", ")
+            );
         }
     }
     let mut schema = Schema::new();
@@ -346,12 +361,21 @@ pub fn profile_jsonl<R: BufRead>(
         schema.push(name.clone(), kind);
     }
     let mut profile = DatasetProfile::new(&schema, window);
-    let record = |profile: &mut DatasetProfile, obj: &serde_json::Map<_, _>| {
+    let mut recorded = 0u64;
+    let mut record = |profile: &mut DatasetProfile, obj: &serde_json::Map<_, _>| {
         for (name, v) in obj {
             let i = match profile.position(name) {
                 Some(i) => i,
-                // A column first seen after the sample: infer from its first value.
-                None => profile.add_feature(name, infer_kind(std::iter::once(json_value(v)))),
+                // A key first seen after the sample: its kind inferred from its first
+                // value, and missing from every row before.
+                None => {
+                    let i = profile.add_feature(name, infer_kind(std::iter::once(json_value(v))));
+                    for _ in 0..recorded {
+                        profile.record_at(i, Value::Missing);
+                    }
+                    names.push(name.clone());
+                    i
+                }
             };
             profile.record_at(i, json_value(v));
         }
@@ -361,6 +385,7 @@ pub fn profile_jsonl<R: BufRead>(
             }
         }
         profile.add_rows(1);
+        recorded += 1;
     };
     for obj in &sample {
         record(&mut profile, obj);
@@ -440,5 +465,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("line 3"), "{err:#}");
+    }
+
+    #[test]
+    fn jsonl_keys_first_seen_late_are_missing_before_and_after() {
+        // INFER_ROWS objects without `late`, one with it, two without.
+        let mut text = "{\"x\": 1}\n".repeat(INFER_ROWS);
+        text.push_str("{\"x\": 2, \"late\": 7}\n{\"x\": 3}\n{\"x\": 4}\n");
+        let view = profile_jsonl(
+            text.as_bytes(),
+            Window::new(0, 1),
+            &IngestOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(view.rows(), INFER_ROWS as u64 + 3);
+        let late = view.feature("late").unwrap();
+        assert_eq!(late.count(), 1);
+        assert_eq!(late.counts().missing(), INFER_ROWS as u64 + 2);
+    }
+
+    #[test]
+    fn jsonl_refuses_an_empty_file_and_an_unknown_text_key() {
+        let run = |text: &str, opts: &IngestOptions| {
+            format!(
+                "{:#}",
+                profile_jsonl(text.as_bytes(), Window::new(0, 1), opts, &mut |_| {}).unwrap_err()
+            )
+        };
+        assert!(run("\n\n", &IngestOptions::default()).contains("empty"));
+        let opts = IngestOptions {
+            text_columns: vec!["nosuch".into()],
+            ..IngestOptions::default()
+        };
+        let err = run("{\"x\": \"a b\"}\n", &opts);
+        assert!(
+            err.contains("--text nosuch") && err.contains("keys: x"),
+            "{err}"
+        );
     }
 }
