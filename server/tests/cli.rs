@@ -399,7 +399,12 @@ fn json_lines_are_known_by_their_extension_in_any_case() {
     let path = dir.join("rows.JSONL");
     std::fs::write(&path, "{\"a\": 1}\n{\"a\": 2}\n").unwrap();
     let out = dir.join("rows.sxp");
-    run_ok(&["profile", path.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    run_ok(&[
+        "profile",
+        path.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     let json = run_ok(&["show", out.to_str().unwrap(), "--json"]);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["rows"], 2, "{json}");
