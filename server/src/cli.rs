@@ -185,6 +185,19 @@ pub struct CompareArgs {
 /// Any data or file error of the command, with context saying what and where; the
 /// binary prints it and exits with status 1.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if !matches!(cli.command, Command::Serve(_)) {
+        // What the library warns of (a prediction log's rows kept as they were, say)
+        // reaches the user of a one-off command too; `serve` sets up its own logging.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .try_init();
+    }
     match cli.command {
         Command::Serve(args) => crate::serve::serve(&args),
         Command::Compare(args) => compare(&args),

@@ -282,15 +282,17 @@ const CONVERT_STEP: usize = 10_000;
 /// Moves the values of a log written with one JSON `features` column into one column a
 /// key, for every key the objects hold (models may have changed over the log's life).
 /// Each step of [`CONVERT_STEP`] rows is its own transaction and clears the JSON it
-/// converted, so a conversion cut short resumes where it stopped. The `features` column
-/// is dropped at the end, unless two keys share a column (names that differ only in
-/// ASCII case) or something the user made uses it: then it stays, with a warning, and the
-/// log is used as it is.
+/// converted, so a conversion cut short resumes where it stopped. A row whose JSON is
+/// not an object of numbers (damaged, or edited by hand) keeps it as it is. The
+/// `features` column is dropped at the end, unless such rows remain,
+/// two keys share a column (names that differ only in ASCII case) or something the user
+/// made uses it: then it stays, with a warning, and the log is used as it is.
 fn convert_json_features(conn: &Connection) -> Result<(), LogError> {
     let keys: Vec<String> = conn
         .prepare(
             "SELECT DISTINCT j.key FROM predictions, json_each(predictions.features) AS j
-             WHERE json_valid(predictions.features)",
+             WHERE json_valid(predictions.features)
+               AND json_type(predictions.features) = 'object'",
         )?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -324,44 +326,54 @@ fn convert_json_features(conn: &Connection) -> Result<(), LogError> {
         "UPDATE predictions SET {} WHERE rowid = ?1",
         assignments.join(", ")
     );
-    let (mut converted, mut unreadable) = (0u64, 0u64);
+    let (mut converted, mut kept, mut last) = (0u64, 0u64, i64::MIN);
     loop {
         let tx = conn.unchecked_transaction()?;
         let step: Vec<(i64, String)> = tx
             .prepare_cached(
-                "SELECT rowid, features FROM predictions WHERE features IS NOT NULL LIMIT ?1",
+                "SELECT rowid, features FROM predictions
+                 WHERE features IS NOT NULL AND rowid > ?1 ORDER BY rowid LIMIT ?2",
             )?
-            .query_map([CONVERT_STEP as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![last, CONVERT_STEP as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
-        if step.is_empty() {
+        let Some(&(end, _)) = step.last() else {
             break;
-        }
+        };
         let mut stmt = tx.prepare_cached(&update)?;
         for (rowid, json) in &step {
-            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
-                .unwrap_or_else(|_| {
-                    unreadable += 1;
-                    serde_json::Map::new()
-                });
+            // Only an object of numbers (or nulls) moves into the columns; anything
+            // else keeps its JSON, untouched, so nothing in it is lost.
+            let object = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json)
+                .ok()
+                .filter(|o| o.values().all(|v| v.is_number() || v.is_null()));
+            let Some(object) = object else {
+                kept += 1;
+                continue;
+            };
             stmt.raw_bind_parameter(1, rowid)?;
             for (i, key) in keys.iter().enumerate() {
                 stmt.raw_bind_parameter(i + 2, object.get(key).and_then(|v| v.as_f64()))?;
             }
             stmt.raw_execute()?;
+            converted += 1;
         }
         drop(stmt);
         tx.commit()?;
-        converted += step.len() as u64;
+        last = end;
         tracing::info!(
             rows = converted,
             "prediction log: converting features to columns"
         );
     }
-    if unreadable > 0 {
+    if kept > 0 {
         tracing::warn!(
-            rows = unreadable,
-            "prediction log: unreadable JSON features left NULL"
+            rows = kept,
+            "prediction log: features that are not an object of numbers stay as JSON \
+             in the `features` column, which is kept"
         );
+        return Ok(());
     }
     match conn.execute_batch("ALTER TABLE predictions DROP COLUMN features") {
         Ok(()) => tracing::info!(
@@ -1279,7 +1291,6 @@ mod tests {
             r#"('p1', 1000, 'v0', 5.5, '{"ph":3.51,"old":2}', 6, 2000, 'local'),
                     ('p2', 1001, 'v0', 5.0, NULL, NULL, NULL, 'local'),
                     ('p3', 1002, 'v0', 4.0, '{"ph":3.2,"old":null}', NULL, NULL, 'local'),
-                    ('p4', 1003, 'v0', 4.0, '{"ph":3.2,', NULL, NULL, 'local'),
                     -- A feature of an older model, in no `meta`: kept too.
                     ('p5', 1004, 'v0', 4.0, '{"ph":3.3,"gone":7}', NULL, NULL, 'local');
                 -- More rows than one step of the conversion.
@@ -1321,8 +1332,6 @@ mod tests {
                 ("p1".into(), Some(3.51), Some(2.0), None, Some(6.0)),
                 ("p2".into(), None, None, None, None),
                 ("p3".into(), Some(3.2), None, None, None),
-                // Unreadable JSON: left NULL, the row kept.
-                ("p4".into(), None, None, None, None),
                 ("p5".into(), Some(3.3), None, None, None),
             ]
         );
@@ -1341,6 +1350,47 @@ mod tests {
             serde_json::json!({"ph": 3.51, "new": null})
         );
         assert!(lines[1]["features"].is_null());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Features that are not an object of numbers (damaged JSON, strings, an array) keep
+    /// their JSON, and the JSON column stays: nothing is lost; the rest is converted.
+    #[test]
+    fn json_features_that_are_not_numbers_are_kept_as_they_are() {
+        let dir = temp_dir("keep-json");
+        old_log(
+            &dir,
+            r#"["ph","alcohol"]"#,
+            r#"('p1', 1000, 'v0', 5.5, '{"ph":3.51,"alcohol":9.4}', NULL, NULL, 'local'),
+               ('p2', 1001, 'v0', 5.0, '{"ph":3.5,', NULL, NULL, 'local'),
+               ('p3', 1002, 'v0', 4.0, '{"ph":"3.5","alcohol":"high"}', NULL, NULL, 'local'),
+               ('p4', 1003, 'v0', 4.0, '[1,2]', NULL, NULL, 'local');"#,
+        );
+        for _ in 0..2 {
+            // Opened twice: the second pass finds the same rows to keep, and stops.
+            let conn = open_existing(&dir).unwrap();
+            assert!(columns(&conn).unwrap().contains(&"features".to_string()));
+            let rows: Vec<(String, Option<String>, Option<f64>)> = conn
+                .prepare("SELECT prediction_id, features, ph FROM predictions ORDER BY 1")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(
+                rows,
+                vec![
+                    ("p1".into(), None, Some(3.51)),
+                    ("p2".into(), Some(r#"{"ph":3.5,"#.into()), None),
+                    (
+                        "p3".into(),
+                        Some(r#"{"ph":"3.5","alcohol":"high"}"#.into()),
+                        None
+                    ),
+                    ("p4".into(), Some("[1,2]".into()), None),
+                ]
+            );
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
