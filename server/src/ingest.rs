@@ -139,12 +139,33 @@ impl Progress {
 struct Counting<R> {
     inner: R,
     bytes: std::rc::Rc<std::cell::Cell<u64>>,
+    /// Bytes read since the last line break.
+    line: u64,
 }
+
+/// The longest stretch without a line break read: a CSV field may span lines, but a
+/// gigabyte without one is no table (`/dev/zero`, a binary file), and would be held in
+/// memory whole.
+const MAX_LINE: u64 = 256 << 20;
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.bytes.set(self.bytes.get() + n as u64);
+        self.line = match buf[..n].iter().rposition(|&b| b == b'\n') {
+            Some(i) => (n - i - 1) as u64,
+            None => self.line + n as u64,
+        };
+        if self.line > MAX_LINE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "over {} MiB without a line break at byte {}: not CSV or JSON Lines",
+                    MAX_LINE >> 20,
+                    self.bytes.get()
+                ),
+            ));
+        }
         Ok(n)
     }
 }
@@ -164,6 +185,7 @@ pub fn profile_file(path: &Path, opts: &IngestOptions) -> Result<ProfileView> {
     let reader = Counting {
         inner: file,
         bytes: bytes.clone(),
+        line: 0,
     };
     let mut progress = Progress::new(opts.progress, total);
     let is_jsonl = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
@@ -503,5 +525,36 @@ mod tests {
             err.contains("--text nosuch") && err.contains("keys: x"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_stretch_of_bytes_without_a_line_break_is_refused() {
+        let counting = |inner: Box<dyn Read>| Counting {
+            inner,
+            bytes: std::rc::Rc::new(std::cell::Cell::new(0)),
+            line: 0,
+        };
+        let err = std::io::copy(
+            &mut counting(Box::new(std::io::repeat(0).take(MAX_LINE + 10))),
+            &mut std::io::sink(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("without a line break"), "{err}");
+        // As many bytes in lines of 1 KiB pass.
+        struct Lines(u64);
+        impl Read for Lines {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(1024).min(self.0 as usize);
+                if n > 0 {
+                    buf[..n].fill(b'x');
+                    buf[n - 1] = b'\n';
+                }
+                self.0 -= n as u64;
+                Ok(n)
+            }
+        }
+        let lines = Box::new(Lines(MAX_LINE + 10 * 1024));
+        let n = std::io::copy(&mut counting(lines), &mut std::io::sink()).unwrap();
+        assert_eq!(n, MAX_LINE + 10 * 1024);
     }
 }
