@@ -47,7 +47,11 @@ impl Moments {
             return;
         }
         let n = xs.len() as f64;
-        let mean = crate::lanes::sum_of(xs, |x| x) / n;
+        let mut mean = crate::lanes::sum_of(xs, |x| x) / n;
+        if mean.is_infinite() {
+            // The sum overflowed (values near ±f64::MAX); the mean itself cannot.
+            mean = crate::lanes::sum_of(xs, |x| x / n);
+        }
         let m2 = crate::lanes::sum_of(xs, |x| (x - mean) * (x - mean));
         self.merge(&Moments {
             n: xs.len() as u64,
@@ -68,8 +72,10 @@ impl Moments {
         let n = self.n + other.n;
         let (na, nb, nf) = (self.n as f64, other.n as f64, n as f64);
         let delta = other.mean - self.mean;
-        // Weighted form keeps precision when one side is much larger.
-        self.mean = (na * self.mean + nb * other.mean) / nf;
+        // Weighted form keeps precision when one side is much larger; weighting each
+        // side by its share (not multiplying by its count) keeps it finite near
+        // ±f64::MAX.
+        self.mean = self.mean * (na / nf) + other.mean * (nb / nf);
         self.m2 += other.m2 + delta * delta * na * nb / nf;
         self.n = n;
     }
@@ -157,5 +163,20 @@ mod tests {
                 prop_assert!(close(m.variance().unwrap(), var, 1e-9) || var < 1e-9);
             }
         }
+    }
+
+    #[test]
+    fn means_near_the_largest_float_stay_finite() {
+        let big = f64::MAX * 0.9;
+        let mut slice = Moments::new();
+        slice.update_slice(&[big; 10]);
+        assert_eq!(slice.mean(), Some(big));
+        let mut merged = Moments::new();
+        for _ in 0..3 {
+            merged.merge(&slice);
+        }
+        let mean = merged.mean().unwrap();
+        assert!((mean - big).abs() <= big * 1e-15, "{mean}");
+        assert_eq!(merged.variance(), Some(0.0));
     }
 }
