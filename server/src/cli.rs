@@ -377,6 +377,14 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let baseline = read_profile(&args.baseline)?;
     let current = read_profile(&args.current)?;
     let report = drift::compare(&baseline, &current, &DriftConfig::default());
+    if report.features_compared == 0 && !report.unmatched.is_empty() {
+        bail!(
+            "`{}` and `{}` have no feature in common to compare (only in one of them: {})",
+            args.baseline.display(),
+            args.current.display(),
+            report.unmatched.join(", ")
+        );
+    }
     if let Some(path) = &args.html {
         refuse_to_overwrite(path, &[&args.baseline, &args.current])?;
         let html = drift::render_html(

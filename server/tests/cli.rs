@@ -410,3 +410,28 @@ fn json_lines_are_known_by_their_extension_in_any_case() {
     assert_eq!(json["rows"], 2, "{json}");
     assert_eq!(json["features"]["a"]["count"], 2, "{json}");
 }
+
+#[test]
+fn comparing_profiles_without_a_feature_in_common_is_an_error() {
+    let dir = tempdir("disjoint");
+    let profile = |name: &str, csv: &str| {
+        let input = dir.join(format!("{name}.csv"));
+        std::fs::write(&input, csv).unwrap();
+        let out = dir.join(format!("{name}.sxp"));
+        run_ok(&[
+            "profile",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        out
+    };
+    let (a, b) = (profile("a", "x\n1\n2\n"), profile("b", "y\n1\n2\n"));
+    let out = sextant(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no feature in common") && err.contains("x, y"),
+        "{err}"
+    );
+}
