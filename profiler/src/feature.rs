@@ -357,6 +357,11 @@ impl FeatureProfile {
         self.counts.present() - self.count()
     }
 
+    /// Counts `n` missing values, as `n` records of [`Value::Missing`] would.
+    pub fn record_missing_n(&mut self, n: u64) {
+        self.counts.record_missing_n(n);
+    }
+
     /// Records one value.
     ///
     /// ```

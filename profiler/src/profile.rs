@@ -54,6 +54,35 @@ pub struct Schema {
     features: Vec<(String, FeatureKind)>,
 }
 
+/// A schema of the features in order, as [`Schema::push`] of each would make it (a
+/// name seen again replaces its kind), in one pass however many there are.
+///
+/// ```
+/// use sextant::{FeatureKind, Schema};
+/// let s: Schema = [("a", FeatureKind::Numeric), ("b", FeatureKind::Categorical), ("a", FeatureKind::Integral)]
+///     .into_iter()
+///     .map(|(n, k)| (n.to_string(), k))
+///     .collect();
+/// let kinds: Vec<_> = s.features().collect();
+/// assert_eq!(kinds, [("a", FeatureKind::Integral), ("b", FeatureKind::Categorical)]);
+/// ```
+impl FromIterator<(String, FeatureKind)> for Schema {
+    fn from_iter<I: IntoIterator<Item = (String, FeatureKind)>>(items: I) -> Self {
+        let mut at: HashMap<String, usize> = HashMap::new();
+        let mut features: Vec<(String, FeatureKind)> = Vec::new();
+        for (name, kind) in items {
+            match at.get(&name) {
+                Some(&i) => features[i].1 = kind,
+                None => {
+                    at.insert(name.clone(), features.len());
+                    features.push((name, kind));
+                }
+            }
+        }
+        Schema { features }
+    }
+}
+
 impl Schema {
     /// An empty schema.
     pub fn new() -> Self {
@@ -66,7 +95,8 @@ impl Schema {
         self
     }
 
-    /// Adds a feature (replacing the kind of one already named so).
+    /// Adds a feature (replacing the kind of one already named so). Each call reads the
+    /// features so far: build a schema of many features by collecting them instead.
     pub fn push(&mut self, name: impl Into<String>, kind: FeatureKind) {
         let name = name.into();
         match self.features.iter_mut().find(|(n, _)| *n == name) {
@@ -391,6 +421,14 @@ impl DatasetProfile {
         self.record_pending();
         if let Some((_, f)) = self.data.features.get_mut(index) {
             f.record(value);
+        }
+    }
+
+    /// Counts `n` missing values of the feature at position `index`, as `n` calls of
+    /// [`DatasetProfile::record_at`] with [`Value::Missing`] would.
+    pub fn record_missing_at(&mut self, index: usize, n: u64) {
+        if let Some((_, f)) = self.data.features.get_mut(index) {
+            f.record_missing_n(n);
         }
     }
 

@@ -269,15 +269,18 @@ pub fn profile_csv<R: BufRead>(
             break;
         }
     }
-    let mut schema = Schema::new();
-    for (i, name) in headers.iter().enumerate() {
-        let kind = if opts.text_columns.contains(name) {
-            FeatureKind::Text { keep_raw: false }
-        } else {
-            infer_kind(sample.iter().map(|r| parse_field(r.get(i).unwrap_or(""))))
-        };
-        schema.push(name.clone(), kind);
-    }
+    let schema: Schema = headers
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let kind = if opts.text_columns.contains(name) {
+                FeatureKind::Text { keep_raw: false }
+            } else {
+                infer_kind(sample.iter().map(|r| parse_field(r.get(i).unwrap_or(""))))
+            };
+            (name.clone(), kind)
+        })
+        .collect();
     let kinds: Vec<FeatureKind> = schema.features().map(|(_, k)| k).collect();
     let mut profile = DatasetProfile::new(&schema, window);
     let record_one = |profile: &mut DatasetProfile, rec: &csv::StringRecord| {
@@ -369,45 +372,40 @@ pub fn profile_jsonl<R: BufRead>(
             );
         }
     }
-    let mut schema = Schema::new();
-    for name in &names {
-        let kind = if opts.text_columns.contains(name) {
-            FeatureKind::Text { keep_raw: false }
-        } else {
-            infer_kind(
-                sample
-                    .iter()
-                    .map(|o| o.get(name).map_or(Value::Missing, json_value)),
-            )
-        };
-        schema.push(name.clone(), kind);
-    }
+    let schema: Schema = names
+        .iter()
+        .map(|name| {
+            let kind = if opts.text_columns.contains(name) {
+                FeatureKind::Text { keep_raw: false }
+            } else {
+                infer_kind(
+                    sample
+                        .iter()
+                        .map(|o| o.get(name).map_or(Value::Missing, json_value)),
+                )
+            };
+            (name.clone(), kind)
+        })
+        .collect();
     let mut profile = DatasetProfile::new(&schema, window);
-    let mut recorded = 0u64;
+    // Values each feature had; the rows without one are counted missing at the end
+    // (a key absent from a row costs nothing there, however many keys there are).
+    let mut present: Vec<u64> = vec![0; names.len()];
     let mut record = |profile: &mut DatasetProfile, obj: &serde_json::Map<_, _>| {
         for (name, v) in obj {
             let i = match profile.position(name) {
                 Some(i) => i,
                 // A key first seen after the sample: its kind inferred from its first
-                // value, and missing from every row before.
-                None => {
-                    let i = profile.add_feature(name, infer_kind(std::iter::once(json_value(v))));
-                    for _ in 0..recorded {
-                        profile.record_at(i, Value::Missing);
-                    }
-                    names.push(name.clone());
-                    i
-                }
+                // value (and missing, at the end, from every row without it).
+                None => profile.add_feature(name, infer_kind(std::iter::once(json_value(v)))),
             };
+            if present.len() <= i {
+                present.resize(i + 1, 0);
+            }
+            present[i] += 1;
             profile.record_at(i, json_value(v));
         }
-        for (i, name) in names.iter().enumerate() {
-            if !obj.contains_key(name) {
-                profile.record_at(i, Value::Missing);
-            }
-        }
         profile.add_rows(1);
-        recorded += 1;
     };
     for obj in &sample {
         record(&mut profile, obj);
@@ -421,6 +419,9 @@ pub fn profile_jsonl<R: BufRead>(
                 on_progress(n);
             }
         }
+    }
+    for (i, &had) in present.iter().enumerate() {
+        profile.record_missing_at(i, n - had);
     }
     Ok(profile.view())
 }
