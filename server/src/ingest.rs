@@ -339,8 +339,24 @@ pub fn profile_jsonl<R: BufRead>(
         }
         match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
+            Ok(serde_json::Value::Array(_)) => bail!(
+                "line {}: a JSON array: expected JSON Lines, one object a line",
+                i + 1
+            ),
             Ok(_) => bail!("line {}: expected a JSON object", i + 1),
-            Err(e) => bail!("line {}: {e}", i + 1),
+            Err(_) if line.trim_start().starts_with('[') => bail!(
+                "line {}: a JSON array: expected JSON Lines, one object a line",
+                i + 1
+            ),
+            Err(e) => {
+                // serde's own position is within the line: give the file's line, and
+                // the column.
+                let text = e.to_string();
+                let what = text
+                    .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+                    .unwrap_or(&text);
+                bail!("line {}, column {}: {what}", i + 1, e.column())
+            }
         }
     };
     for item in lines.by_ref() {
@@ -479,7 +495,17 @@ mod tests {
             &mut |_| {},
         )
         .unwrap_err();
-        assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+        assert!(format!("{err:#}").contains("line 2, column 6"), "{err:#}");
+        for array in ["[{\"x\": 1}]\n", "[\n{\"x\": 1}\n]\n"] {
+            let err = profile_jsonl(
+                array.as_bytes(),
+                Window::new(0, 1),
+                &IngestOptions::default(),
+                &mut |_| {},
+            )
+            .unwrap_err();
+            assert!(format!("{err:#}").contains("a JSON array"), "{err:#}");
+        }
         let err = profile_csv(
             "a,b\n1,2\n3\n".as_bytes(),
             Window::new(0, 1),
