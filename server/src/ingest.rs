@@ -446,16 +446,26 @@ pub fn profile_jsonl<R: BufRead>(
 mod tests {
     use super::*;
 
-    #[test]
-    fn kinds_are_inferred_per_column() {
-        let csv = "a;b;c;d\n1;1.5;x;true\n2;;y;false\n";
-        let view = profile_csv(
-            csv.as_bytes(),
+    fn jsonl_with(text: &str, opts: &IngestOptions) -> Result<ProfileView> {
+        profile_jsonl(text.as_bytes(), Window::new(0, 1), opts, &mut |_| {})
+    }
+
+    fn jsonl(text: &str) -> Result<ProfileView> {
+        jsonl_with(text, &IngestOptions::default())
+    }
+
+    fn csv(text: &str) -> Result<ProfileView> {
+        profile_csv(
+            text.as_bytes(),
             Window::new(0, 1),
             &IngestOptions::default(),
             &mut |_| {},
         )
-        .unwrap();
+    }
+
+    #[test]
+    fn kinds_are_inferred_per_column() {
+        let view = csv("a;b;c;d\n1;1.5;x;true\n2;;y;false\n").unwrap();
         let kinds: Vec<_> = view.features().map(|(n, f)| (n, f.kind())).collect();
         assert_eq!(
             kinds,
@@ -473,13 +483,7 @@ mod tests {
     fn jsonl_counts_wrong_types_and_absent_keys() {
         let text =
             "{\"x\": 1.5, \"c\": \"red\"}\n{\"x\": \"oops\"}\n\n{\"x\": null, \"c\": \"white\"}\n";
-        let view = profile_jsonl(
-            text.as_bytes(),
-            Window::new(0, 1),
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let view = jsonl(&text).unwrap();
         assert_eq!(view.rows(), 3);
         let x = view.feature("x").unwrap();
         assert_eq!((x.count(), x.wrong_type(), x.counts().missing()), (1, 1, 1));
@@ -488,31 +492,13 @@ mod tests {
 
     #[test]
     fn malformed_input_names_the_line() {
-        let err = profile_jsonl(
-            "{\"x\": 1}\n{\"x\": \n".as_bytes(),
-            Window::new(0, 1),
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let err = jsonl("{\"x\": 1}\n{\"x\": \n").unwrap_err();
         assert!(format!("{err:#}").contains("line 2, column 6"), "{err:#}");
         for array in ["[{\"x\": 1}]\n", "[\n{\"x\": 1}\n]\n"] {
-            let err = profile_jsonl(
-                array.as_bytes(),
-                Window::new(0, 1),
-                &IngestOptions::default(),
-                &mut |_| {},
-            )
-            .unwrap_err();
+            let err = jsonl(array).unwrap_err();
             assert!(format!("{err:#}").contains("a JSON array"), "{err:#}");
         }
-        let err = profile_csv(
-            "a,b\n1,2\n3\n".as_bytes(),
-            Window::new(0, 1),
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let err = csv("a,b\n1,2\n3\n").unwrap_err();
         assert!(format!("{err:#}").contains("line 3"), "{err:#}");
     }
 
@@ -521,13 +507,7 @@ mod tests {
         // INFER_ROWS objects without `late`, one with it, two without.
         let mut text = "{\"x\": 1}\n".repeat(INFER_ROWS);
         text.push_str("{\"x\": 2, \"late\": 7}\n{\"x\": 3}\n{\"x\": 4}\n");
-        let view = profile_jsonl(
-            text.as_bytes(),
-            Window::new(0, 1),
-            &IngestOptions::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let view = jsonl(&text).unwrap();
         assert_eq!(view.rows(), INFER_ROWS as u64 + 3);
         let late = view.feature("late").unwrap();
         assert_eq!(late.count(), 1);
@@ -536,12 +516,8 @@ mod tests {
 
     #[test]
     fn jsonl_refuses_an_empty_file_and_an_unknown_text_key() {
-        let run = |text: &str, opts: &IngestOptions| {
-            format!(
-                "{:#}",
-                profile_jsonl(text.as_bytes(), Window::new(0, 1), opts, &mut |_| {}).unwrap_err()
-            )
-        };
+        let run =
+            |text: &str, opts: &IngestOptions| format!("{:#}", jsonl_with(text, opts).unwrap_err());
         assert!(run("\n\n", &IngestOptions::default()).contains("empty"));
         let opts = IngestOptions {
             text_columns: vec!["nosuch".into()],
