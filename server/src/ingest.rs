@@ -483,7 +483,7 @@ mod tests {
     fn jsonl_counts_wrong_types_and_absent_keys() {
         let text =
             "{\"x\": 1.5, \"c\": \"red\"}\n{\"x\": \"oops\"}\n\n{\"x\": null, \"c\": \"white\"}\n";
-        let view = jsonl(&text).unwrap();
+        let view = jsonl(text).unwrap();
         assert_eq!(view.rows(), 3);
         let x = view.feature("x").unwrap();
         assert_eq!((x.count(), x.wrong_type(), x.counts().missing()), (1, 1, 1));
