@@ -175,6 +175,11 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     };
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60;
+    if !(MIN_SECS..=MAX_SECS).contains(&secs) {
+        return Err(format!(
+            "`{text}` is out of range: in UTC it falls outside the years 0000 to 9999"
+        ));
+    }
     Ok(secs * 1000 + millis)
 }
 
@@ -247,6 +252,8 @@ mod tests {
             "1e14",
             "-62167219201",
             "253402300800",
+            "0000-01-01T00:00:00+01:00",
+            "9999-12-31T23:59:59-01:00",
         ] {
             assert!(parse_timestamp(bad).is_err(), "{bad:?}");
         }

@@ -284,13 +284,17 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let tmp = path.with_extension("sextant-tmp");
+    // Beside it, named after all of it (`report.html` and `report.json` do not share).
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".sextant-tmp");
+    let tmp = path.with_file_name(name);
     let result = (|| {
         let file = std::fs::File::create(&tmp)?;
         let mut out = std::io::BufWriter::new(file);
         write(&mut out)?;
         out.into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?;
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
         std::fs::rename(&tmp, path)?;
         anyhow::Ok(())
     })();
@@ -379,7 +383,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let report = drift::compare(&baseline, &current, &DriftConfig::default());
     if report.features_compared == 0 && !report.unmatched.is_empty() {
         bail!(
-            "`{}` and `{}` have no feature in common to compare (only in one of them: {})",
+            "`{}` and `{}` have no feature in common to compare (not compared: {})",
             args.baseline.display(),
             args.current.display(),
             report.unmatched.join(", ")

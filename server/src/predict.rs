@@ -197,13 +197,18 @@ pub fn json_body(
     }
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let json: Json_ = serde_json::from_slice(&body).map_err(|e| {
-        // Over one item's limit and not even JSON: no batch, so too large.
-        if body.len() > crate::app::MAX_BODY {
+        // Over one item's limit, not JSON, and not the start of a batch either: too
+        // large (a batch with a syntax error is malformed, not too large).
+        let batch_like = body.trim_ascii_start().starts_with(b"{")
+            && body.windows(batch_key.len() + 2).any(|w| {
+                w[0] == b'"' && w[w.len() - 1] == b'"' && &w[1..w.len() - 1] == batch_key.as_bytes()
+            });
+        if body.len() > crate::app::MAX_BODY && !batch_like {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "body of {} bytes: one item may take at most {} bytes, and this is \
-                     no batch (`{{\"{batch_key}\": [...]}}`): malformed JSON: {e}",
+                     no batch (`{{\"{batch_key}\": [...]}}`) either: malformed JSON: {e}",
                     body.len(),
                     crate::app::MAX_BODY
                 ),

@@ -20,7 +20,7 @@
 //! features had columns (one JSON `features` column) is converted when it is opened.
 
 use crate::ids::PredictionId;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -745,8 +745,18 @@ impl Writer {
                             let outcome = if joined {
                                 Outcome::Joined
                             } else {
+                                // The row is there with ground truth (this transaction
+                                // sees its own writes); a value that is no number (a
+                                // log edited by hand) answers with the one sent rather
+                                // than failing the batch.
+                                let stored = kept
+                                    .query_row(params![f.id], |r| r.get::<_, Option<f64>>(0))
+                                    .optional()
+                                    .ok()
+                                    .flatten()
+                                    .flatten();
                                 Outcome::Duplicate {
-                                    kept: kept.query_row(params![f.id], |r| r.get(0))?,
+                                    kept: stored.unwrap_or(f.actual),
                                 }
                             };
                             outcomes.push(outcome);

@@ -119,6 +119,18 @@ async fn malformed_wrong_type_oversized_and_unknown_requests_get_problem_json() 
             StatusCode::PAYLOAD_TOO_LARGE,
         ),
         (post("/predict", vec![b'x'; 1024]), StatusCode::BAD_REQUEST),
+        // A batch with a syntax error is malformed, however large.
+        (
+            post(
+                "/predict",
+                format!(
+                    "{{\"instances\": [{}{}",
+                    format!("{},", wine()).repeat(300),
+                    "}"
+                ),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
         (
             post_as("/predict", "text/plain", wine().to_string()),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -355,7 +355,7 @@ fn export_predictions_writes_csv_and_json_lines_with_filters() {
         let out = sextant(&args);
         assert_eq!(out.status.code(), Some(code), "{args:?}");
         assert!(!out.stderr.is_empty());
-        assert!(!out_csv.exists() && !out_csv.with_extension("sextant-tmp").exists());
+        assert!(!out_csv.exists() && !dir.join("o.csv.sextant-tmp").exists());
     }
 }
 

@@ -29,8 +29,15 @@ impl Moments {
     #[inline]
     pub fn update(&mut self, x: f64) {
         self.n += 1;
+        let n = self.n as f64;
         let delta = x - self.mean;
-        self.mean += delta / self.n as f64;
+        if delta.is_finite() {
+            self.mean += delta / n;
+        } else {
+            // Values of both signs near ±f64::MAX: the difference overflows, the
+            // weighted parts cannot.
+            self.mean = self.mean - self.mean / n + x / n;
+        }
         self.m2 += delta * (x - self.mean);
     }
 
@@ -48,8 +55,9 @@ impl Moments {
         }
         let n = xs.len() as f64;
         let mut mean = crate::lanes::sum_of(xs, |x| x) / n;
-        if mean.is_infinite() {
-            // The sum overflowed (values near ±f64::MAX); the mean itself cannot.
+        if !mean.is_finite() {
+            // The sum overflowed (values near ±f64::MAX; of both signs, lanes at +∞
+            // and −∞ give NaN); the mean itself cannot.
             mean = crate::lanes::sum_of(xs, |x| x / n);
         }
         let m2 = crate::lanes::sum_of(xs, |x| (x - mean) * (x - mean));
@@ -178,5 +186,18 @@ mod tests {
         let mean = merged.mean().unwrap();
         assert!((mean - big).abs() <= big * 1e-15, "{mean}");
         assert_eq!(merged.variance(), Some(0.0));
+        // Both signs, in a slice and value by value: the mean is 0 (the variance is
+        // beyond any float, and says so).
+        let mixed: Vec<f64> = (0..16)
+            .map(|i| if i % 2 == 0 { big } else { -big })
+            .collect();
+        let mut slice = Moments::new();
+        slice.update_slice(&mixed);
+        let mut one = Moments::new();
+        mixed.iter().for_each(|&x| one.update(x));
+        for m in [slice, one] {
+            assert!(m.mean().unwrap().abs() <= big * 1e-15, "{m:?}");
+            assert_eq!(m.variance(), Some(f64::INFINITY), "{m:?}");
+        }
     }
 }
