@@ -231,8 +231,11 @@ pub fn profile_csv<R: BufRead>(
     reader
         .read_line(&mut first)
         .context("cannot read the header line")?;
-    if first.trim().is_empty() {
+    if first.is_empty() {
         bail!("the file is empty: expected a header line naming the columns");
+    }
+    if first.trim().is_empty() {
+        bail!("line 1 is blank: expected a header line naming the columns");
     }
     let delimiter = opts.delimiter.unwrap_or_else(|| guess_delimiter(&first));
     let chained = std::io::Cursor::new(first.into_bytes()).chain(reader);
@@ -245,7 +248,19 @@ pub fn profile_csv<R: BufRead>(
         .headers()
         .context("cannot read the header line")?
         .iter()
-        .map(|h| h.trim().to_owned())
+        .enumerate()
+        .map(|(i, h)| match h.trim() {
+            // pandas writes its index so: name it by its place, and say so.
+            "" => {
+                tracing::warn!(
+                    "column {} has no name: profiled as `column_{}`",
+                    i + 1,
+                    i + 1
+                );
+                format!("column_{}", i + 1)
+            }
+            h => h.to_owned(),
+        })
         .collect();
     let mut seen = HashSet::new();
     if let Some(dup) = headers.iter().find(|h| !seen.insert(h.as_str())) {
@@ -559,5 +574,15 @@ mod tests {
         let lines = Box::new(Lines(MAX_LINE + 10 * 1024));
         let n = std::io::copy(&mut counting(lines), &mut std::io::sink()).unwrap();
         assert_eq!(n, MAX_LINE + 10 * 1024);
+    }
+
+    #[test]
+    fn a_column_without_a_name_is_named_by_its_place_and_a_blank_first_line_said_so() {
+        let view = csv(",a\n0,1.5\n1,2.5\n").unwrap();
+        let names: Vec<_> = view.features().map(|(n, _)| n).collect();
+        assert_eq!(names, ["column_1", "a"]);
+        let err = format!("{:#}", csv("\na,b\n1,2\n").unwrap_err());
+        assert!(err.contains("line 1 is blank"), "{err}");
+        assert!(format!("{:#}", csv("").unwrap_err()).contains("empty"));
     }
 }
