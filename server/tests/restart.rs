@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, WINE, http};
+use common::{Server, TempDir, WINE, http};
 use std::time::Duration;
 
 fn rows_since(port: u16, start_s: i64) -> u64 {
@@ -21,9 +21,7 @@ fn rows_since(port: u16, start_s: i64) -> u64 {
 
 #[test]
 fn a_restart_on_the_same_data_directory_loses_nothing() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("restart");
     let start_s = sextant::time::now_ms() / 1000 - 1;
 
     let server = Server::start(&dir);
@@ -80,9 +78,7 @@ fn a_restart_on_the_same_data_directory_loses_nothing() {
 
 #[test]
 fn a_client_that_never_finishes_its_request_does_not_keep_the_server_from_stopping() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("drain-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = TempDir::new("drain");
     let start_s = sextant::time::now_ms() / 1000 - 1;
     let server = Server::start_with(&dir, &[("SEXTANT_DRAIN_TIMEOUT", "1s")]);
     for _ in 0..20 {
