@@ -183,21 +183,9 @@ pub struct CompareArgs {
 /// # Errors
 ///
 /// Any data or file error of the command, with context saying what and where; the
-/// binary prints it and exits with status 1.
+/// binary prints it and exits with status 1 (2 for a [`UsageError`]).
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    if !matches!(cli.command, Command::Serve(_)) {
-        // What the library warns of (a prediction log's rows kept as they were, say)
-        // reaches the user of a one-off command too; `serve` sets up its own logging.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-            )
-            .with_writer(std::io::stderr)
-            .without_time()
-            .with_target(false)
-            .try_init();
-    }
+    init_logging(matches!(cli.command, Command::Serve(_)));
     match cli.command {
         Command::Serve(args) => crate::serve::serve(&args),
         Command::Compare(args) => compare(&args),
@@ -206,6 +194,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => merge(&args),
         Command::ExportPredictions(args) => export_predictions(&args),
     }
+}
+
+/// Logs to stderr through `tracing`, filtered by `SEXTANT_LOG`: a server's structured
+/// log from `info` on, with times; for one-off commands only what the library warns of
+/// (a prediction log's rows kept as they were, say), plainly.
+fn init_logging(serving: bool) {
+    let default = if serving { "info" } else { "warn" };
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = if serving {
+        fmt.try_init()
+    } else {
+        fmt.without_time().with_target(false).try_init()
+    };
 }
 
 fn export_predictions(args: &ExportArgs) -> anyhow::Result<()> {

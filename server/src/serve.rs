@@ -353,14 +353,6 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             Model::from_json(&json).with_context(|| format!("model `{}`", path.display()))?
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SEXTANT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let state = build_state(model, &args.data_dir, config.clone())?;
     // The blocking pool runs the endpoints that merge windows (a scrape among them,
     // `app::off_workers`); rotations have a thread of their own (`Housekeeper`), so
