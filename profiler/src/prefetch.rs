@@ -15,10 +15,10 @@ pub(crate) fn slice<T>(items: &[T]) {
     }
 }
 
-/// [`slice`] of the line holding `item`.
+/// [`slice`] of the lines holding `item`.
 #[inline]
 pub(crate) fn one<T>(item: &T) {
-    prefetch_line(std::ptr::from_ref(item).cast());
+    slice(std::slice::from_ref(item));
 }
 
 #[inline(always)]

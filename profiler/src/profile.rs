@@ -190,7 +190,7 @@ fn merge_occurrences(
         // two merges ahead, what its sketches' merge reads one merge ahead (once the
         // fields say where that is), so that merges seldom wait for memory.
         if let Some(ahead) = occurrences.get(i + 2) {
-            crate::prefetch::slice(std::slice::from_ref(*ahead));
+            crate::prefetch::one(*ahead);
         }
         let next = occurrences.get(i + 1).copied();
         merged.merge_before(f, next).map_err(|source| MergeError {
@@ -427,6 +427,7 @@ impl DatasetProfile {
     /// Counts `n` missing values of the feature at position `index`, as `n` calls of
     /// [`DatasetProfile::record_at`] with [`Value::Missing`] would.
     pub fn record_missing_at(&mut self, index: usize, n: u64) {
+        self.record_pending();
         if let Some((_, f)) = self.data.features.get_mut(index) {
             f.record_missing_n(n);
         }

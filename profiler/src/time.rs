@@ -15,20 +15,10 @@ pub fn now_ms() -> i64 {
 }
 
 /// The earliest and latest unix seconds of the years 0000 to 9999.
-const MIN_SECS: i64 = -62_167_219_200;
-const MAX_SECS: i64 = 253_402_300_799;
+const MIN_SECS: i64 = days_from_civil(0, 1, 1) * 86_400;
+const MAX_SECS: i64 = days_from_civil(10_000, 1, 1) * 86_400 - 1;
 
-/// Days in month `m` (1–12) of year `y` (proleptic Gregorian).
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+const fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -79,7 +69,9 @@ pub fn format_rfc3339(ms: i64) -> String {
 ///
 /// # Errors
 ///
-/// A message saying what was expected, when `text` is neither.
+/// A message saying what is wrong: `text` is neither form, names a day its month does
+/// not have or an offset past ±23:59, or falls outside the years 0000 to 9999 (which
+/// RFC 3339 can write).
 ///
 /// ```
 /// use sextant::time::parse_timestamp;
@@ -128,7 +120,9 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) {
         return Err(expected());
     }
-    if !(1..=days_in_month(y, mo)).contains(&d) {
+    let days = days_from_civil(y, mo, d);
+    // A day past the month's end comes back as another date.
+    if civil_from_days(days) != (y, mo, d) {
         return Err(format!(
             "`{text}` is not a date: {y:04}-{mo:02} has no day {d}"
         ));
@@ -173,7 +167,6 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
         }
         _ => return Err(expected()),
     };
-    let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60;
     if !(MIN_SECS..=MAX_SECS).contains(&secs) {
         return Err(format!(

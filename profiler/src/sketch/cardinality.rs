@@ -171,10 +171,29 @@ impl Floor {
 /// state the original reaches at its next flush, with the same estimate and bytes.
 impl Clone for Cardinality {
     fn clone(&self) -> Self {
+        // Built merged, not copied and then flushed: one list of the size it ends at,
+        // and no copy of the buffer's room (views live long in the recorder's history).
+        let repr = match &self.repr {
+            Repr::Sparse { sorted, buffer } => {
+                let mut merged = Vec::with_capacity(sorted.len() + buffer.len());
+                merged.extend_from_slice(sorted);
+                if !buffer.is_empty() {
+                    let mut pending = buffer.clone();
+                    pending.sort_unstable();
+                    merge_codes(&mut merged, &pending);
+                }
+                Repr::Sparse {
+                    sorted: merged,
+                    buffer: Vec::new(),
+                }
+            }
+            dense => dense.clone(),
+        };
         let mut clone = Cardinality {
             floor: self.floor,
-            ..Cardinality::of(self.repr.clone())
+            ..Cardinality::of(repr)
         };
+        // Past the sparse limit it turns dense, as a flush would.
         clone.flush();
         clone
     }
@@ -291,11 +310,7 @@ fn insert_dense_batches(regs: &mut [u8; M], xs: &[f64]) {
             let (index, value) = dense_slot(crate::hash::hash_prechecked_f64(x));
             *slot = (index as u32) << 8 | u32::from(value);
         }
-        for slot in slots {
-            // The index is below M (12 bits); the mask only tells the compiler so.
-            let r = &mut regs[(slot >> 8) as usize & (M - 1)];
-            *r = (*r).max(slot as u8);
-        }
+        raise_slots(regs, &slots);
     }
     for &x in chunks.remainder() {
         insert_dense(regs, crate::hash::hash_finite_f64(x));
@@ -315,7 +330,7 @@ fn insert_dense_batches(regs: &mut [u8; M], xs: &[f64]) {
 /// live profile held back (recorded after the clone), a sketch read from a file none.
 fn raise_to_codes(regs: &mut [u8; M], floor: u8, sorted: &[u32], unsorted: &[u32]) {
     let prefix = match raising_below(floor) {
-        Some(bound) => sorted.iter().take_while(|&&c| c < bound).count(),
+        Some(bound) => sorted.partition_point(|&c| c < bound),
         None => sorted.len(),
     };
     raise_all_to_codes(regs, &sorted[..prefix]);
@@ -352,10 +367,18 @@ fn raise_all_to_codes(regs: &mut [u8; M], codes: &[u32]) {
             };
             *out = register << 8 | value;
         }
-        for &iv in &batch[..chunk.len()] {
-            let r = &mut regs[(iv >> 8) as usize];
-            *r = (*r).max(iv as u8);
-        }
+        raise_slots(regs, &batch[..chunk.len()]);
+    }
+}
+
+/// Raises each register to its value, given as `register << 8 | value` (the second
+/// pass of [`raise_all_to_codes`] and of [`insert_dense_batches`]).
+#[inline(always)]
+fn raise_slots(regs: &mut [u8; M], slots: &[u32]) {
+    for &slot in slots {
+        // The register is below M (12 bits); the mask only tells the compiler so.
+        let r = &mut regs[(slot >> 8) as usize & (M - 1)];
+        *r = (*r).max(slot as u8);
     }
 }
 
@@ -662,7 +685,7 @@ impl Cardinality {
                     return err("too many sparse entries");
                 }
                 let mut sorted = Vec::with_capacity(n as usize);
-                let (mut prev, mut last) = (0u64, None);
+                let mut prev = 0u64;
                 for i in 0..n {
                     let delta =
                         read_varint(rest, &mut pos).ok_or("cardinality sketch: truncated")?;
@@ -678,10 +701,9 @@ impl Cardinality {
                     if index >> P_SPARSE != 0 {
                         return err("index out of range");
                     }
-                    if last == Some(index) {
+                    if i > 0 && (prev >> 6) as u32 == index {
                         return err("two codes for one index");
                     }
-                    last = Some(index);
                     sorted.push(code_of(index, rank));
                     prev = code as u64;
                 }
