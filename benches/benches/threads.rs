@@ -37,13 +37,21 @@ struct Run {
     cpu_ms: Vec<f64>,
 }
 
+impl Run {
+    /// The CPU time of the thread that ran longest: what the run takes when each thread
+    /// has a CPU of its own.
+    fn longest_cpu_ms(&self) -> f64 {
+        self.cpu_ms.iter().copied().fold(0.0, f64::max)
+    }
+}
+
 /// [`thread_cpu_ns`], which this bench cannot do without.
 fn cpu_ns() -> u64 {
     thread_cpu_ns().expect("this bench needs Linux's /proc/thread-self/schedstat")
 }
 
 /// Runs `work(t, threads)` on `threads` scoped threads at once (`t` each one's index).
-fn run(threads: usize, work: &(impl Fn(usize, usize) + Sync)) -> Run {
+fn run(threads: usize, work: &(dyn Fn(usize, usize) + Sync)) -> Run {
     let start = Instant::now();
     let cpu_ns: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -64,32 +72,22 @@ fn run(threads: usize, work: &(impl Fn(usize, usize) + Sync)) -> Run {
 }
 
 /// A work's pairs of runs, from one thread and from two.
-struct Pairs {
+struct Pairs<'w> {
     name: &'static str,
+    work: &'w (dyn Fn(usize, usize) + Sync),
     pairs: Vec<(Run, Run)>,
 }
 
-impl Pairs {
-    fn wall_ratios(&self) -> Vec<f64> {
-        self.pairs
-            .iter()
-            .map(|(one, two)| one.wall_ms / two.wall_ms)
-            .collect()
-    }
-
-    fn cpu_ratios(&self) -> Vec<f64> {
-        self.pairs
-            .iter()
-            .map(|(one, two)| one.cpu_ms[0] / two.cpu_ms.iter().copied().fold(0.0, f64::max))
-            .collect()
-    }
-
-    fn median_of(&self, f: impl Fn(&(Run, Run)) -> f64) -> f64 {
-        quartiles(self.pairs.iter().map(f).collect()).1
+impl Pairs<'_> {
+    /// First quartile, median and third quartile of `f` over the pairs.
+    fn quartiles_of(&self, f: impl Fn(&Run, &Run) -> f64) -> (f64, f64, f64) {
+        quartiles(self.pairs.iter().map(|(one, two)| f(one, two)).collect())
     }
 
     fn row(&self) -> String {
-        let (w, c) = (quartiles(self.wall_ratios()), quartiles(self.cpu_ratios()));
+        let w = self.quartiles_of(|one, two| one.wall_ms / two.wall_ms);
+        let c = self.quartiles_of(|one, two| one.cpu_ms[0] / two.longest_cpu_ms());
+        let median = |f: fn(&Run, &Run) -> f64| self.quartiles_of(f).1;
         format!(
             "| {} | {:.2}× ({:.2}–{:.2}) | {:.2}× ({:.2}–{:.2}) | {:.1} / {:.1} ms | {:.1} / {:.1} ms |",
             self.name,
@@ -99,10 +97,10 @@ impl Pairs {
             c.1,
             c.0,
             c.2,
-            self.median_of(|(one, _)| one.wall_ms),
-            self.median_of(|(one, _)| one.cpu_ms[0]),
-            self.median_of(|(_, two)| two.wall_ms),
-            self.median_of(|(_, two)| two.cpu_ms.iter().copied().fold(0.0, f64::max)),
+            median(|one, _| one.wall_ms),
+            median(|one, _| one.cpu_ms[0]),
+            median(|_, two| two.wall_ms),
+            median(|_, two| two.longest_cpu_ms()),
         )
     }
 }
@@ -157,27 +155,25 @@ fn main() {
         black_box(spin(t as u64, 8_000_000 / threads as u64));
     };
     let mut works = [
-        Pairs {
-            name: "recorder, a shard per thread",
-            pairs: Vec::new(),
-        },
-        Pairs {
-            name: "reference: a profile per thread, nothing shared",
-            pairs: Vec::new(),
-        },
-        Pairs {
-            name: "reference: compute only",
-            pairs: Vec::new(),
-        },
-    ];
+        (
+            "recorder, a shard per thread",
+            &record as &(dyn Fn(usize, usize) + Sync),
+        ),
+        (
+            "reference: a profile per thread, nothing shared",
+            &own_profile,
+        ),
+        ("reference: compute only", &compute),
+    ]
+    .map(|(name, work)| Pairs {
+        name,
+        work,
+        pairs: Vec::new(),
+    });
     let ticks_before = machine_ticks();
     for round in 0..WARM_UP + rounds {
-        for (i, w) in works.iter_mut().enumerate() {
-            let pair = match i {
-                0 => (run(1, &record), run(2, &record)),
-                1 => (run(1, &own_profile), run(2, &own_profile)),
-                _ => (run(1, &compute), run(2, &compute)),
-            };
+        for w in &mut works {
+            let pair = (run(1, w.work), run(2, w.work));
             if round >= WARM_UP {
                 w.pairs.push(pair);
             }

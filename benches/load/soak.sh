@@ -4,12 +4,11 @@
 #   benches/load/soak.sh [SECONDS] [CONNECTIONS]     (defaults 600 and 8; needs wrk)
 #
 # Samples the server's VmRSS every 10 s after a 30 s warm-up (/metrics is scraped every
-# 10 s from the start, as Prometheus would). The warm-up does not reach a steady state:
-# the drift horizon fills for its first minute and the allocator's arenas grow for a
-# few more (benches/RESULTS.md), so the first samples run low; read the spread over a
-# long run.
-# and prints every sample, then first, last, min, max and the spread relative to the
-# first sample. Uses 10 s windows and a 1-minute drift horizon so that many windows
+# 10 s from the start, as Prometheus would) and prints every sample, then first, last,
+# min, max and the spread relative to the first sample. The warm-up does not reach a
+# steady state: the drift horizon fills for its first minute and the allocator's arenas
+# grow for a few more (benches/RESULTS.md), so the first samples run low; read the
+# spread over a long run. Uses 10 s windows and a 1-minute drift horizon so that many windows
 # rotate, are stored and expire from the horizon during the run. SEXTANT_BIN=path runs
 # that binary instead of building target/release/sextant.
 set -euo pipefail

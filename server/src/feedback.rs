@@ -39,7 +39,7 @@ pub struct ItemResult {
     /// The prediction (from the id).
     pub prediction: f64,
     /// The ground truth joined: the one sent, or for a duplicate the first one, which
-    /// is kept.
+    /// is kept (the one sent if the log's is no number: a log edited by hand).
     pub actual: f64,
     /// `actual − prediction`.
     pub residual: f64,

@@ -135,7 +135,8 @@ impl Progress {
     }
 }
 
-/// Counts bytes read through it, for progress.
+/// Counts bytes read through it, for progress, and refuses a stretch of more than
+/// [`MAX_LINE`] bytes without a line break.
 struct Counting<R> {
     inner: R,
     bytes: std::rc::Rc<std::cell::Cell<u64>>,
@@ -354,15 +355,12 @@ pub fn profile_jsonl<R: BufRead>(
         }
         match serde_json::from_str::<serde_json::Value>(&line) {
             Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
-            Ok(serde_json::Value::Array(_)) => bail!(
+            // A whole array on the line, or the start of one spread over lines.
+            _ if line.trim_start().starts_with('[') => bail!(
                 "line {}: a JSON array: expected JSON Lines, one object a line",
                 i + 1
             ),
             Ok(_) => bail!("line {}: expected a JSON object", i + 1),
-            Err(_) if line.trim_start().starts_with('[') => bail!(
-                "line {}: a JSON array: expected JSON Lines, one object a line",
-                i + 1
-            ),
             Err(e) => {
                 // serde's own position is within the line: give the file's line, and
                 // the column.

@@ -179,7 +179,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// Reads a JSON request body, shared by every POST endpoint: 415 unless the content
 /// type is JSON, the body limit's 413, 400 on malformed JSON, and 413 for a body over
 /// [`crate::app::MAX_BODY`] unless it is a batch (an object with `batch_key`), which the
-/// route's larger limit bounds.
+/// route's larger limit bounds — malformed or not: a large body that does not even look
+/// like a batch is 413, a large batch with a syntax error 400.
 ///
 /// # Errors
 ///
@@ -196,39 +197,43 @@ pub fn json_body(
         ));
     }
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
-    let json: Json_ = serde_json::from_slice(&body).map_err(|e| {
-        // Over one item's limit, not JSON, and not the start of a batch either: too
-        // large (a batch with a syntax error is malformed, not too large).
-        let batch_like = body.trim_ascii_start().starts_with(b"{")
-            && body.windows(batch_key.len() + 2).any(|w| {
-                w[0] == b'"' && w[w.len() - 1] == b'"' && &w[1..w.len() - 1] == batch_key.as_bytes()
-            });
-        if body.len() > crate::app::MAX_BODY && !batch_like {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "body of {} bytes: one item may take at most {} bytes, and this is \
-                     no batch (`{{\"{batch_key}\": [...]}}`) either: malformed JSON: {e}",
-                    body.len(),
-                    crate::app::MAX_BODY
-                ),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {e}"))
-        }
-    })?;
-    let is_batch = json.as_object().is_some_and(|o| o.contains_key(batch_key));
-    if body.len() > crate::app::MAX_BODY && !is_batch {
-        return Err(ApiError::new(
+    let too_large = body.len() > crate::app::MAX_BODY;
+    let one_item_too_large = |detail: String| {
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "body of {} bytes: one item may take at most {} bytes",
+                "body of {} bytes: one item may take at most {} bytes{detail}",
                 body.len(),
                 crate::app::MAX_BODY
             ),
-        ));
+        )
+    };
+    let json: Json_ = match serde_json::from_slice(&body) {
+        Ok(json) => json,
+        Err(e) if too_large && !looks_like_batch(&body, batch_key) => {
+            return Err(one_item_too_large(format!(
+                ", and this is no batch (`{{\"{batch_key}\": [...]}}`) either: malformed JSON: {e}"
+            )));
+        }
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("malformed JSON: {e}"),
+            ));
+        }
+    };
+    if too_large && !json.as_object().is_some_and(|o| o.contains_key(batch_key)) {
+        return Err(one_item_too_large(String::new()));
     }
     Ok(json)
+}
+
+/// Whether a body that is not valid JSON still reads as a batch: an object naming
+/// `batch_key`.
+fn looks_like_batch(body: &[u8], batch_key: &str) -> bool {
+    let needle = format!("\"{batch_key}\"");
+    body.trim_ascii_start().starts_with(b"{")
+        && body.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// One valid instance parsed straight into model order, without building a JSON tree:

@@ -20,7 +20,7 @@
 //! features had columns (one JSON `features` column) is converted when it is opened.
 
 use crate::ids::PredictionId;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, params};
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -732,33 +732,26 @@ impl Writer {
                                 f.feedback_ms
                             ])?;
                             // A row back: joined, as a new (remote) row or an update.
-                            let joined = match rows.next()? {
-                                None => false,
+                            let outcome = match rows.next()? {
                                 Some(r) => {
                                     let origin: String = r.get(0)?;
                                     let new_row = u64::from(origin == "remote");
                                     deltas.push((f.time_ms, new_row, 1));
-                                    true
+                                    Outcome::Joined
                                 }
-                            };
-                            drop(rows);
-                            let outcome = if joined {
-                                Outcome::Joined
-                            } else {
                                 // The row is there with ground truth (this transaction
                                 // sees its own writes); a value that is no number (a
                                 // log edited by hand) answers with the one sent rather
                                 // than failing the batch.
-                                let stored = kept
-                                    .query_row(params![f.id], |r| r.get::<_, Option<f64>>(0))
-                                    .optional()
-                                    .ok()
-                                    .flatten()
-                                    .flatten();
-                                Outcome::Duplicate {
-                                    kept: stored.unwrap_or(f.actual),
-                                }
+                                None => Outcome::Duplicate {
+                                    kept: match kept.query_row(params![f.id], |r| r.get(0)) {
+                                        Ok(actual) => actual,
+                                        Err(rusqlite::Error::InvalidColumnType(..)) => f.actual,
+                                        Err(e) => return Err(e),
+                                    },
+                                },
                             };
+                            drop(rows);
                             outcomes.push(outcome);
                         }
                         replies.push((reply, outcomes));

@@ -409,9 +409,8 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     // open window before the orchestrator's SIGKILL.
     rt.shutdown_timeout(Duration::from_secs(1));
     housekeeper.stop();
-    let flush = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    // The log's writer is a thread of its own: waiting for it needs only channels.
+    let flush = tokio::runtime::Builder::new_current_thread().build()?;
     flush.block_on(async {
         if let Some(log) = &state.log {
             log.flush().await;

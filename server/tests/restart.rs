@@ -84,7 +84,7 @@ fn a_client_that_never_finishes_its_request_does_not_keep_the_server_from_stoppi
     for _ in 0..20 {
         assert_eq!(http(server.port, "POST", "/predict", WINE).unwrap().0, 200);
     }
-    // A body announced as 300 bytes, of which 10 ever arrive.
+    // A body announced as 300 bytes, of which 9 ever arrive.
     let mut stuck = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     std::io::Write::write_all(
         &mut stuck,
