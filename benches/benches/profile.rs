@@ -66,7 +66,7 @@ impl Measurement for ThreadCpu {
     type Value = u64;
 
     fn start(&self) -> u64 {
-        thread_cpu_ns().expect("this bench needs Linux's /proc/thread-self/schedstat")
+        thread_cpu_ns()
     }
 
     fn end(&self, start: u64) -> u64 {

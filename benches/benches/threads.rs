@@ -45,11 +45,6 @@ impl Run {
     }
 }
 
-/// [`thread_cpu_ns`], which this bench cannot do without.
-fn cpu_ns() -> u64 {
-    thread_cpu_ns().expect("this bench needs Linux's /proc/thread-self/schedstat")
-}
-
 /// Runs `work(t, threads)` on `threads` scoped threads at once (`t` each one's index).
 fn run(threads: usize, work: &(dyn Fn(usize, usize) + Sync)) -> Run {
     let start = Instant::now();
@@ -57,9 +52,9 @@ fn run(threads: usize, work: &(dyn Fn(usize, usize) + Sync)) -> Run {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
-                    let before = cpu_ns();
+                    let before = thread_cpu_ns();
                     work(t, threads);
-                    cpu_ns() - before
+                    thread_cpu_ns() - before
                 })
             })
             .collect();

@@ -63,7 +63,8 @@ pub fn rows_of(cols: &[Vec<f64>]) -> Vec<Vec<Value<'static>>> {
 }
 
 /// The CPU time the calling thread has run so far, in nanoseconds, from Linux's
-/// `/proc/thread-self/schedstat`; `None` where that file does not exist.
+/// `/proc/thread-self/schedstat`, which the benches that use it cannot do without
+/// (panics, saying so, where that file does not exist).
 ///
 /// On a virtual machine whose host takes the vCPU away ("steal"), wall time counts the
 /// time taken away and this does not: it is the thread's own cost, which is what
@@ -72,10 +73,12 @@ pub fn rows_of(cols: &[Vec<f64>]) -> Vec<Vec<Value<'static>>> {
 /// The kernel brings a running thread's figure up to date only at its scheduler's
 /// events (a tick, a switch): the thread yields first, which is one, so the figure is
 /// exact to the call rather than up to a tick (4 ms at 250 Hz) behind.
-pub fn thread_cpu_ns() -> Option<u64> {
+pub fn thread_cpu_ns() -> u64 {
     std::thread::yield_now();
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .expect("this bench needs Linux's /proc/thread-self/schedstat")
 }
 
 /// The machine's CPU time so far, as (all, stolen) in clock ticks, summed over CPUs from
@@ -124,11 +127,11 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn thread_cpu_time_grows_with_work_and_steal_is_a_share() {
-        let before = thread_cpu_ns().unwrap();
+        let before = thread_cpu_ns();
         let mut s = Stream::new(3);
         let sum: u64 = (0..2_000_000).map(|_| s.next_u64() >> 40).sum();
         std::hint::black_box(sum);
-        assert!(thread_cpu_ns().unwrap() > before);
+        assert!(thread_cpu_ns() > before);
         let (all, steal) = machine_ticks().unwrap();
         assert!(all > 0 && steal <= all);
     }
